@@ -1,0 +1,29 @@
+# Two commands on a fresh machine with Python 3.11+:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test venv lint bench clean
+
+$(BIN)/lienthong: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/lienthong
+
+demo: venv
+	$(BIN)/lienthong demo
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check lienthong connectors simulators tests bench
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .lienthong .pytest_cache test-artifacts
