@@ -1,0 +1,95 @@
+"""Opening the store: engine settings per backend and schema migration with Alembic.
+
+SQLite serves the embedded, single-process default: WAL mode and a busy timeout let the delivery
+threads of one process share it.  PostgreSQL serves several worker processes (Airflow, or several
+``lienthong run``): row claims there use ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+class Store:
+    """The store of one deployment: an engine, a session factory, and the backend's quirks."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: SQLite has no row locks: claims in one process are serialised by this lock instead.
+        self.claim_lock = threading.Lock()
+        if migrate:
+            self.migrate()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.url.get_backend_name()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent; safe for concurrent starters on PG)."""
+        with self.engine.begin() as connection:
+            if self.is_postgres:
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
+            config = alembic_config(self.engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def describe(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)

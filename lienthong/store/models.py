@@ -1,0 +1,148 @@
+"""The gateway's durable state: one schema for SQLite (embedded) and PostgreSQL (production).
+
+Timestamps are naive UTC (``lienthong.clock.utcnow``) so both databases compare them the same way.
+JSON bodies are kept as canonical JSON text: the content hash is computed over exactly those bytes,
+and the audit ledger (a later layer) can digest them without re-serialising.
+
+States use DESIGN.md's vocabulary; see :mod:`lienthong.states`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One execution of a route (``lienthong run``, a resync, a DAG run's task)."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # run | resync | replay | deliver
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
+    counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON summary
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Watermark(Base):
+    """How far a route's incremental pull got: the last ``updatedDate`` and the ids seen at it."""
+
+    __tablename__ = "watermarks"
+
+    route: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source_updated: Mapped[str] = mapped_column(String(40))
+    ids_at_mark: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of source ids at that timestamp
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Lease(Base):
+    """A named lease (the one extractor per route, ...) that expires if its holder dies."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(150), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(150))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StagedRecord(Base):
+    """One version of a source record, as pulled (raw JSON), before mapping."""
+
+    __tablename__ = "staged_records"
+    __table_args__ = (
+        UniqueConstraint("route", "record_key", "content_hash", name="uq_staged_version"),
+        Index("ix_staged_route_state", "route", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(200), index=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    source_updated: Mapped[str] = mapped_column(String(40))
+    content_hash: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))  # staged | mapped | quarantined | filtered | unchanged
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    mapping_version: Mapped[str | None] = mapped_column(String(80))
+    staged_at: Mapped[datetime] = mapped_column(DateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class QuarantineEntry(Base):
+    """A record version that failed mapping or validation: fix the record or the mapping, then replay."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(100), index=True)
+    record_key: Mapped[str] = mapped_column(String(200))
+    staged_id: Mapped[int] = mapped_column(ForeignKey("staged_records.id"))
+    mapping_version: Mapped[str] = mapped_column(String(80))
+    message: Mapped[str] = mapped_column(Text)
+    errors: Mapped[str] = mapped_column(Text)  # JSON list of {field, rule, message}
+    state: Mapped[str] = mapped_column(String(20))  # open | replayed
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OutboxRow(Base):
+    """One version of one payload for one target operation: the unit of delivery."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_claim", "target", "operation", "state", "next_attempt_at"),
+        Index("ix_outbox_key", "target", "operation", "record_key", "seq"),
+        Index("ix_outbox_route_state", "route", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(100))
+    operation: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)  # version number per (target, operation, record_key)
+    payload: Mapped[str] = mapped_column(Text)
+    payload_hash: Mapped[str] = mapped_column(String(80))
+    item_count: Mapped[int] = mapped_column(Integer, default=1)
+    mapping_version: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    staged_id: Mapped[int | None] = mapped_column(ForeignKey("staged_records.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(150))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    response: Mapped[str | None] = mapped_column(Text)  # JSON summary of the target's answer
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class Tombstone(Base):
+    """A source record that vanished (deleted in the one-stop system): raised for review, never deleted."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (UniqueConstraint("route", "record_key", name="uq_tombstone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(200))
+    source_id: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))  # review | resolved
+    detected_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,223 @@
+"""The delivery outbox: one row per record version per target operation.
+
+Rules that hold here, whatever calls them (DESIGN.md "Deliver"):
+- only one row per (target, operation, record key) is live at a time, and versions go in order: a
+  row is claimable only when no older version of the same key is still pending, in flight or waiting
+  for a retry;
+- a row with a parent (a dossier's progress records) is claimable only once the parent is acknowledged;
+- a claim is a lease: a worker that dies leaves rows ``in_flight`` until the lease expires, then any
+  worker may take them again;
+- an outcome is recorded only by the worker that still holds the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from lienthong import states
+from lienthong.clock import utcnow
+from lienthong.store.db import Store
+from lienthong.store.models import OutboxRow
+
+
+@dataclass(frozen=True)
+class KeyHistory:
+    """What the outbox already holds for one key: the newest row and whether any version was acknowledged."""
+
+    latest_id: int
+    latest_seq: int
+    latest_hash: str
+    latest_state: str
+    acknowledged_id: int | None
+
+
+def key_histories(session: Session, target: str, operation: str, keys: Iterable[str]) -> dict[str, KeyHistory]:
+    keys = list(set(keys))
+    if not keys:
+        return {}
+    histories: dict[str, KeyHistory] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        rows = session.execute(
+            select(OutboxRow.record_key, OutboxRow.id, OutboxRow.seq, OutboxRow.payload_hash, OutboxRow.state)
+            .where(OutboxRow.target == target, OutboxRow.operation == operation, OutboxRow.record_key.in_(chunk))
+            .order_by(OutboxRow.record_key, OutboxRow.seq)
+        ).all()
+        for key, row_id, seq, payload_hash, state in rows:
+            previous = histories.get(key)
+            acknowledged = row_id if state == states.ACKNOWLEDGED else (previous.acknowledged_id if previous else None)
+            histories[key] = KeyHistory(row_id, seq, payload_hash, state, acknowledged)
+    return histories
+
+
+def supersede_older(session: Session, target: str, operation: str, record_key: str, below_seq: int) -> int:
+    """A newer version replaces older ones that were never sent (pending or waiting for a retry)."""
+    result = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.target == target,
+            OutboxRow.operation == operation,
+            OutboxRow.record_key == record_key,
+            OutboxRow.seq < below_seq,
+            OutboxRow.state.in_((states.PENDING, states.RETRY_SCHEDULED)),
+        )
+        .values(state=states.SUPERSEDED, updated_at=utcnow(), next_attempt_at=None)
+    )
+    return result.rowcount or 0
+
+
+def claimable_condition(now: datetime):  # type: ignore[no-untyped-def]
+    older = aliased(OutboxRow)
+    parent = aliased(OutboxRow)
+    return and_(
+        or_(
+            OutboxRow.state == states.PENDING,
+            and_(OutboxRow.state == states.RETRY_SCHEDULED, OutboxRow.next_attempt_at <= now),
+            and_(OutboxRow.state == states.IN_FLIGHT, OutboxRow.lease_expires_at < now),
+        ),
+        ~exists().where(
+            older.target == OutboxRow.target,
+            older.operation == OutboxRow.operation,
+            older.record_key == OutboxRow.record_key,
+            older.seq < OutboxRow.seq,
+            older.state.in_(states.LIVE_STATES),
+        ),
+        or_(
+            OutboxRow.parent_id.is_(None),
+            exists().where(parent.id == OutboxRow.parent_id, parent.state == states.ACKNOWLEDGED),
+        ),
+    )
+
+
+def claim(
+    store: Store,
+    target: str,
+    operation: str,
+    owner: str,
+    max_items: int,
+    lease_seconds: float,
+    route: str | None = None,
+) -> list[OutboxRow]:
+    """Take up to ``max_items`` items' worth of deliverable rows, oldest first, under a lease."""
+    now = utcnow()
+    query = (
+        select(OutboxRow)
+        .where(OutboxRow.target == target, OutboxRow.operation == operation, claimable_condition(now))
+        .order_by(OutboxRow.id)
+        .limit(max(1, max_items))
+    )
+    if route:
+        query = query.where(OutboxRow.route == route)
+    if store.is_postgres:
+        query = query.with_for_update(skip_locked=True, of=OutboxRow)
+        return _claim_in_transaction(store, query, owner, max_items, now, lease_seconds)
+    with store.claim_lock:
+        return _claim_in_transaction(store, query, owner, max_items, now, lease_seconds)
+
+
+def _claim_in_transaction(
+    store: Store, query: Any, owner: str, max_items: int, now: datetime, lease_seconds: float
+) -> list[OutboxRow]:
+    with store.session() as session:
+        candidates = list(session.execute(query).scalars())
+        taken: list[OutboxRow] = []
+        items = 0
+        for row in candidates:
+            if taken and items + row.item_count > max_items:
+                break
+            taken.append(row)
+            items += row.item_count
+        if not taken:
+            return []
+        expires = now + timedelta(seconds=lease_seconds)
+        for row in taken:
+            row.state = states.IN_FLIGHT
+            row.lease_owner = owner
+            row.lease_expires_at = expires
+            row.updated_at = now
+        session.flush()
+        for row in taken:
+            session.expunge(row)
+        return taken
+
+
+@dataclass
+class Outcome:
+    """What became of one claimed row after an attempt."""
+
+    row_id: int
+    state: str  # acknowledged | retry_scheduled | dead | review
+    attempts: int = 1
+    error: str | None = None
+    response: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def record_outcomes(store: Store, owner: str, outcomes: Sequence[Outcome]) -> int:
+    """Write outcomes for rows this worker still holds; returns how many were recorded."""
+    now = utcnow()
+    recorded = 0
+    with store.session() as session:
+        for outcome in outcomes:
+            values: dict[str, Any] = {
+                "state": outcome.state,
+                "attempts": OutboxRow.attempts + outcome.attempts,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+                "next_attempt_at": outcome.next_attempt_at,
+                "last_error": outcome.error,
+            }
+            if outcome.response is not None:
+                values["response"] = outcome.response
+            if outcome.state == states.ACKNOWLEDGED:
+                values["acknowledged_at"] = now
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == outcome.row_id, OutboxRow.lease_owner == owner, OutboxRow.state == states.IN_FLIGHT)
+                .values(**values)
+            )
+            recorded += result.rowcount or 0
+    return recorded
+
+
+def release(store: Store, owner: str, row_ids: Sequence[int]) -> None:
+    """Give rows back untouched (a worker stopping early, a breaker that opened before the send)."""
+    with store.session() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.lease_owner == owner, OutboxRow.state == states.IN_FLIGHT)
+            .values(state=states.PENDING, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+        )
+
+
+def state_counts(store: Store, route: str | None = None, run_id: int | None = None) -> dict[str, int]:
+    query = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
+    if route:
+        query = query.where(OutboxRow.route == route)
+    if run_id is not None:
+        query = query.where(OutboxRow.run_id == run_id)
+    with store.session() as session:
+        counts = {state: 0 for state in states.OUTBOX_STATES}
+        counts.update({state: n for state, n in session.execute(query).all()})
+        return counts
+
+
+def next_retry_at(store: Store, targets: Iterable[tuple[str, str]], route: str | None = None) -> datetime | None:
+    """When the earliest waiting retry of these target operations falls due (None if nothing waits)."""
+    conditions = [and_(OutboxRow.target == t, OutboxRow.operation == op) for t, op in targets]
+    if not conditions:
+        return None
+    query = select(func.min(OutboxRow.next_attempt_at)).where(
+        OutboxRow.state == states.RETRY_SCHEDULED, or_(*conditions)
+    )
+    if route:
+        query = query.where(OutboxRow.route == route)
+    with store.session() as session:
+        return session.execute(query).scalar_one_or_none()
