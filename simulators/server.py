@@ -174,6 +174,9 @@ class SimApp:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client waits ~40 ms for the
+    # delayed ACK on every answer.
+    disable_nagle_algorithm = True
     server: SimHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
