@@ -46,7 +46,9 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def make_session(timeouts: Timeouts | None = None, pool_size: int = 10, verify: bool | str = True) -> TimeoutSession:
+def make_session(
+    timeouts: Timeouts | None = None, pool_size: int = 10, verify: bool | str = True
+) -> TimeoutSession:
     return TimeoutSession(timeouts or Timeouts(), pool_size=pool_size, verify=verify)
 
 
@@ -58,8 +60,8 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
         from datetime import UTC, datetime
+        from email.utils import parsedate_to_datetime
 
         try:
             when = parsedate_to_datetime(value)

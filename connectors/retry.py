@@ -41,7 +41,9 @@ class RetryPolicy:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         policy = cls(**{k: type(getattr(cls, k))(v) for k, v in data.items()})
         if policy.attempts < 1 or policy.in_call_attempts < 1:
             raise ConfigError(f"{where}: attempts must be at least 1")

@@ -1,0 +1,158 @@
+"""Authentication schemes a REST target file can name (``auth.type``).
+
+- ``none``; ``basic`` (connection login/password); ``bearer`` (connection password is the token);
+- ``session_login``: log in with a request described in YAML, read the session token from the
+  answer, put it into each request through the ``${token}`` placeholder, and log in again when an
+  answer says the session expired (the national portal's ``-401``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import jmespath
+import requests
+
+from connectors.http import retry_after_seconds
+from connectors.targets.templates import render
+from lienthong.connections import Connection
+from lienthong.errors import ConfigError, FatalError, RetriableError
+
+AUTH_TYPES = ("none", "basic", "bearer", "session_login")
+SESSION_KEYS = {"type", "method", "path", "headers", "json", "token", "success", "expired"}
+
+
+def connection_context(connection: Connection) -> dict[str, Any]:
+    return {
+        "login": connection.login,
+        "password": connection.password,
+        "extra": connection.extra,
+        "base_url": connection.base_url,
+    }
+
+
+class Auth:
+    """No authentication; the base of the others."""
+
+    def __init__(
+        self, config: dict[str, Any], connection: Connection, session: requests.Session, target: str
+    ) -> None:
+        self.config = config
+        self.connection = connection
+        self.session = session
+        self.target = target
+
+    def token(self) -> str | None:
+        return None
+
+    def apply(self, kwargs: dict[str, Any]) -> None:
+        """Add credentials to the keyword arguments of ``session.request``."""
+
+    def is_expired(self, status: int, body: Any) -> bool:
+        return False
+
+    def invalidate(self, token: str | None) -> None:
+        pass
+
+
+class BasicAuth(Auth):
+    def apply(self, kwargs: dict[str, Any]) -> None:
+        kwargs["auth"] = (self.connection.login or "", self.connection.password or "")
+
+
+class BearerAuth(Auth):
+    def apply(self, kwargs: dict[str, Any]) -> None:
+        kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {self.connection.password}"
+
+
+class SessionLoginAuth(Auth):
+    def __init__(
+        self, config: dict[str, Any], connection: Connection, session: requests.Session, target: str
+    ) -> None:
+        super().__init__(config, connection, session, target)
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        self._token_path = jmespath.compile(config.get("token", "token"))
+        success = config.get("success") or {}
+        self._success_path = jmespath.compile(success["path"]) if success else None
+        self._success_values = {str(v) for v in success.get("in", [])}
+        expired = config.get("expired") or {}
+        self._expired_path = jmespath.compile(expired["path"]) if expired else None
+        self._expired_values = {str(v) for v in expired.get("in", [])}
+        self.logins = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None:
+                self._token = self._login()
+            return self._token
+
+    def invalidate(self, token: str | None) -> None:
+        with self._lock:
+            if self._token == token:  # another thread may already have logged in again
+                self._token = None
+
+    def is_expired(self, status: int, body: Any) -> bool:
+        if status == 401:
+            return True
+        if self._expired_path is None or not isinstance(body, dict):
+            return False
+        return str(self._expired_path.search(body)) in self._expired_values
+
+    def _login(self) -> str:
+        context = {"conn": connection_context(self.connection)}
+        url = self.connection.base_url + self.config.get("path", "/login")
+        kwargs: dict[str, Any] = {}
+        if "headers" in self.config:
+            kwargs["headers"] = {k: str(v) for k, v in render(self.config["headers"], context).items()}
+        if "json" in self.config:
+            kwargs["json"] = render(self.config["json"], context)
+        try:
+            answer = self.session.request(self.config.get("method", "POST"), url, **kwargs)
+        except requests.RequestException as exc:
+            raise RetriableError(
+                f"{self.target}: login failed: {type(exc).__name__}", target=self.target
+            ) from exc
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise RetriableError(
+                f"{self.target}: login answered HTTP {answer.status_code}",
+                target=self.target,
+                status=answer.status_code,
+                retry_after=retry_after_seconds(answer),
+            )
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        ok = answer.status_code < 300 and (
+            self._success_path is None or str(self._success_path.search(body)) in self._success_values
+        )
+        token = self._token_path.search(body) if isinstance(body, dict) else None
+        if not ok or not token:
+            message = body.get("message") if isinstance(body, dict) else None
+            raise FatalError(
+                f"{self.target}: login refused for user {self.connection.login!r}"
+                + (f": {message}" if message else f" (HTTP {answer.status_code})"),
+                target=self.target,
+                status=answer.status_code,
+            )
+        self.logins += 1
+        return str(token)
+
+
+def build_auth(
+    config: dict[str, Any] | None, connection: Connection, session: requests.Session, target: str
+) -> Auth:
+    config = dict(config or {"type": "none"})
+    kind = config.get("type", "none")
+    classes = {"none": Auth, "basic": BasicAuth, "bearer": BearerAuth, "session_login": SessionLoginAuth}
+    if kind not in classes:
+        raise ConfigError(
+            f"targets/{target}.yaml: auth.type: must be one of {', '.join(AUTH_TYPES)}, found {kind!r}"
+        )
+    if kind == "session_login":
+        unknown = sorted(set(config) - SESSION_KEYS)
+        if unknown:
+            raise ConfigError(f"targets/{target}.yaml: auth: unknown key(s) {', '.join(unknown)}")
+    return classes[kind](config, connection, session, target)
