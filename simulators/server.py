@@ -116,6 +116,9 @@ class SimApp:
                 return handler(request)
             except BadRequest as exc:
                 return SimResponse.json({"error": "bad_request", "message": str(exc)}, status=400)
+            except Exception:  # noqa: BLE001 - a simulator bug answers 500, it must not look like a network fault
+                log.exception("%s: handler for %s %s failed", self.name, request.method, request.path)
+                return SimResponse.json({"error": "internal_error", "message": "simulator handler failed"}, status=500)
         if allowed:
             return SimResponse.json({"error": "method_not_allowed"}, status=405)
         return SimResponse.json({"error": "not_found", "path": request.path}, status=404)

@@ -1,0 +1,70 @@
+"""The three simulators together: what ``lienthong simulators``, the demo and the test fixtures start.
+
+``connection_env()`` gives the ``AIRFLOW_CONN_*`` variables that point the gateway at them, with the
+simulators' demo credentials (simulator-only values, never a real system's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulators.bhxh import BhxhSimulator
+from simulators.bhxh.app import DEFAULT_PASSWORD as BHXH_PASSWORD
+from simulators.bhxh.app import DEFAULT_USERNAME as BHXH_USERNAME
+from simulators.dvcqg import DvcqgApp
+from simulators.faults import FaultConfig
+from simulators.motcua import MotcuaApp
+from simulators.server import RunningSimulator
+
+DVCQG_USERNAME = "lienthong-demo"
+DVCQG_PASSWORD = "demo-secret-dvcqg"
+MOTCUA_CLIENT_ID = "lienthong-demo"
+MOTCUA_CLIENT_SECRET = "demo-secret-motcua"
+
+
+@dataclass
+class SimulatorCluster:
+    host: str = "127.0.0.1"
+    ports: tuple[int, int, int] = (0, 0, 0)  # motcua, dvcqg, bhxh
+    motcua_settings: dict[str, Any] = field(default_factory=dict)
+    dvcqg_settings: dict[str, Any] = field(default_factory=dict)
+    bhxh_settings: dict[str, Any] = field(default_factory=dict)
+    faults: FaultConfig | None = None
+
+    def __post_init__(self) -> None:
+        self.motcua = RunningSimulator(MotcuaApp(**self.motcua_settings), self.host, self.ports[0])
+        self.dvcqg = RunningSimulator(DvcqgApp(**self.dvcqg_settings), self.host, self.ports[1])
+        self.bhxh = RunningSimulator(BhxhSimulator(**self.bhxh_settings), self.host, self.ports[2])
+        if self.faults is not None:
+            for sim in self.all():
+                sim.app.faults.configure(self.faults)
+
+    def all(self) -> list[RunningSimulator]:
+        return [self.motcua, self.dvcqg, self.bhxh]
+
+    def start(self) -> SimulatorCluster:
+        for sim in self.all():
+            sim.start()
+        return self
+
+    def stop(self) -> None:
+        for sim in self.all():
+            sim.stop()
+
+    def __enter__(self) -> SimulatorCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def connection_env(self) -> dict[str, str]:
+        from lienthong.connections import connection_json
+
+        return {
+            "AIRFLOW_CONN_MOTCUA": connection_json(self.motcua.url, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET),
+            "AIRFLOW_CONN_DVCQG": connection_json(
+                self.dvcqg.url, DVCQG_USERNAME, DVCQG_PASSWORD, dstcode="83", madonvi="000.00.00.H07"
+            ),
+            "AIRFLOW_CONN_BHXH": connection_json(self.bhxh.url, BHXH_USERNAME, BHXH_PASSWORD),
+        }
