@@ -71,7 +71,9 @@ def parse_connection(conn_id: str, raw: str) -> Connection:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{env_var_name(conn_id)} is not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+            raise ConfigError(
+                f"{env_var_name(conn_id)} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from exc
         extra = data.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra) if extra.strip() else {}
@@ -128,4 +130,6 @@ def _from_airflow(conn_id: str) -> Connection | None:
 
 def connection_json(host: str, login: str | None = None, password: str | None = None, **extra: Any) -> str:
     """The JSON an ``AIRFLOW_CONN_*`` variable holds; used by the demo and tests to point at simulators."""
-    return json.dumps({"conn_type": "http", "host": host, "login": login, "password": password, "extra": extra})
+    return json.dumps(
+        {"conn_type": "http", "host": host, "login": login, "password": password, "extra": extra}
+    )

@@ -25,12 +25,16 @@ def acquire(store: Store, name: str, holder: str, ttl_seconds: float) -> None:
     expires = now + timedelta(seconds=ttl_seconds)
     try:
         with store.session() as session:
-            lease = session.execute(select(Lease).where(Lease.name == name).with_for_update()).scalar_one_or_none()
+            lease = session.execute(
+                select(Lease).where(Lease.name == name).with_for_update()
+            ).scalar_one_or_none()
             if lease is None:
                 session.add(Lease(name=name, holder=holder, acquired_at=now, expires_at=expires))
                 return
             if lease.holder != holder and lease.expires_at > now:
-                raise LeaseHeld(f"{name} is held by {lease.holder} until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+                raise LeaseHeld(
+                    f"{name} is held by {lease.holder} until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+                )
             lease.holder, lease.acquired_at, lease.expires_at = holder, now, expires
     except IntegrityError as exc:  # a concurrent first acquisition won the insert
         raise LeaseHeld(f"{name} was just taken by another process") from exc

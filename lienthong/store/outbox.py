@@ -37,7 +37,9 @@ class KeyHistory:
     acknowledged_id: int | None
 
 
-def key_histories(session: Session, target: str, operation: str, keys: Iterable[str]) -> dict[str, KeyHistory]:
+def key_histories(
+    session: Session, target: str, operation: str, keys: Iterable[str]
+) -> dict[str, KeyHistory]:
     keys = list(set(keys))
     if not keys:
         return {}
@@ -46,12 +48,16 @@ def key_histories(session: Session, target: str, operation: str, keys: Iterable[
         chunk = keys[start : start + 500]
         rows = session.execute(
             select(OutboxRow.record_key, OutboxRow.id, OutboxRow.seq, OutboxRow.payload_hash, OutboxRow.state)
-            .where(OutboxRow.target == target, OutboxRow.operation == operation, OutboxRow.record_key.in_(chunk))
+            .where(
+                OutboxRow.target == target, OutboxRow.operation == operation, OutboxRow.record_key.in_(chunk)
+            )
             .order_by(OutboxRow.record_key, OutboxRow.seq)
         ).all()
         for key, row_id, seq, payload_hash, state in rows:
             previous = histories.get(key)
-            acknowledged = row_id if state == states.ACKNOWLEDGED else (previous.acknowledged_id if previous else None)
+            acknowledged = (
+                row_id if state == states.ACKNOWLEDGED else (previous.acknowledged_id if previous else None)
+            )
             histories[key] = KeyHistory(row_id, seq, payload_hash, state, acknowledged)
     return histories
 
@@ -180,7 +186,11 @@ def record_outcomes(store: Store, owner: str, outcomes: Sequence[Outcome]) -> in
                 values["acknowledged_at"] = now
             result = session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == outcome.row_id, OutboxRow.lease_owner == owner, OutboxRow.state == states.IN_FLIGHT)
+                .where(
+                    OutboxRow.id == outcome.row_id,
+                    OutboxRow.lease_owner == owner,
+                    OutboxRow.state == states.IN_FLIGHT,
+                )
                 .values(**values)
             )
             recorded += result.rowcount or 0
@@ -192,7 +202,11 @@ def release(store: Store, owner: str, row_ids: Sequence[int]) -> None:
     with store.session() as session:
         session.execute(
             update(OutboxRow)
-            .where(OutboxRow.id.in_(list(row_ids)), OutboxRow.lease_owner == owner, OutboxRow.state == states.IN_FLIGHT)
+            .where(
+                OutboxRow.id.in_(list(row_ids)),
+                OutboxRow.lease_owner == owner,
+                OutboxRow.state == states.IN_FLIGHT,
+            )
             .values(state=states.PENDING, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
         )
 
@@ -209,7 +223,9 @@ def state_counts(store: Store, route: str | None = None, run_id: int | None = No
         return counts
 
 
-def next_retry_at(store: Store, targets: Iterable[tuple[str, str]], route: str | None = None) -> datetime | None:
+def next_retry_at(
+    store: Store, targets: Iterable[tuple[str, str]], route: str | None = None
+) -> datetime | None:
     """When the earliest waiting retry of these target operations falls due (None if nothing waits)."""
     conditions = [and_(OutboxRow.target == t, OutboxRow.operation == op) for t, op in targets]
     if not conditions:

@@ -87,7 +87,9 @@ def stage_page(
             existing = session.get(Watermark, route)
             ids = json.dumps(sorted(mark.ids))
             if existing is None:
-                session.add(Watermark(route=route, source_updated=mark.updated, ids_at_mark=ids, changed_at=now))
+                session.add(
+                    Watermark(route=route, source_updated=mark.updated, ids_at_mark=ids, changed_at=now)
+                )
             else:
                 existing.source_updated, existing.ids_at_mark, existing.changed_at = mark.updated, ids, now
     return staged, unchanged
@@ -97,7 +99,9 @@ def pending_staged(store: Store, route: str, limit: int, after_id: int = 0) -> l
     with store.session() as session:
         rows = session.execute(
             select(StagedRecord)
-            .where(StagedRecord.route == route, StagedRecord.state == states.STAGED, StagedRecord.id > after_id)
+            .where(
+                StagedRecord.route == route, StagedRecord.state == states.STAGED, StagedRecord.id > after_id
+            )
             .order_by(StagedRecord.id)
             .limit(limit)
         ).scalars()
@@ -118,5 +122,7 @@ def restage(store: Store, staged_ids: Sequence[int]) -> int:
 def staged_count(store: Store, route: str) -> int:
     with store.session() as session:
         return session.execute(
-            select(func.count()).select_from(StagedRecord).where(StagedRecord.route == route, StagedRecord.state == states.STAGED)
+            select(func.count())
+            .select_from(StagedRecord)
+            .where(StagedRecord.route == route, StagedRecord.state == states.STAGED)
         ).scalar_one()

@@ -18,14 +18,34 @@ from lienthong.store.models import Base, OutboxRow, StagedRecord
 from lienthong.store.staging import PulledRecord, StoredMark, load_watermark, stage_page
 
 
-def add_row(store, key: str, seq: int = 1, *, operation: str = "Op", parent_id: int | None = None,
-            state: str = states.PENDING, items: int = 1) -> int:
+def add_row(
+    store,
+    key: str,
+    seq: int = 1,
+    *,
+    operation: str = "Op",
+    parent_id: int | None = None,
+    state: str = states.PENDING,
+    items: int = 1,
+) -> int:
     now = utcnow()
     with store.session() as session:
         row = OutboxRow(
-            route="r", target="t", operation=operation, record_key=key, seq=seq, payload="{}",
-            payload_hash=f"h{key}{seq}", item_count=items, mapping_version="v", idempotency_key=f"{operation}/{key}/{seq}",
-            parent_id=parent_id, state=state, attempts=0, created_at=now, updated_at=now,
+            route="r",
+            target="t",
+            operation=operation,
+            record_key=key,
+            seq=seq,
+            payload="{}",
+            payload_hash=f"h{key}{seq}",
+            item_count=items,
+            mapping_version="v",
+            idempotency_key=f"{operation}/{key}/{seq}",
+            parent_id=parent_id,
+            state=state,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
         )
         session.add(row)
         session.flush()
@@ -51,7 +71,9 @@ def test_staging_is_idempotent_and_moves_the_watermark(store):
     assert stage_page(store, "route", changed, run_id=None, mark=None) == (1, 0)
     assert load_watermark(store, "route") == mark
     with store.session() as session:
-        versions = session.execute(select(StagedRecord.body).where(StagedRecord.record_key == "K1")).scalars().all()
+        versions = (
+            session.execute(select(StagedRecord.body).where(StagedRecord.record_key == "K1")).scalars().all()
+        )
     assert sorted(versions) == ['{"n":1}', '{"n":99}']
 
 
@@ -100,7 +122,9 @@ def test_retry_scheduled_rows_wait_for_their_time(store):
     row_id = add_row(store, "A")
     rows = outbox.claim(store, "t", "Op", "w", 10, 60)
     later = utcnow() + timedelta(seconds=1.0)
-    outbox.record_outcomes(store, "w", [outbox.Outcome(row_id, states.RETRY_SCHEDULED, next_attempt_at=later, error="503")])
+    outbox.record_outcomes(
+        store, "w", [outbox.Outcome(row_id, states.RETRY_SCHEDULED, next_attempt_at=later, error="503")]
+    )
     assert rows and outbox.claim(store, "t", "Op", "w", 10, 60) == []
     assert outbox.next_retry_at(store, [("t", "Op")]) == later
     time.sleep(1.1)

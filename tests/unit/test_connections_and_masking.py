@@ -14,7 +14,8 @@ from lienthong.masking import MaskingFilter, mask_identity, mask_phone, mask_tex
 
 def test_json_connection_and_base_url():
     conn = parse_connection(
-        "dvcqg", '{"conn_type": "http", "host": "127.0.0.1", "port": 8082, "login": "u", "password": "s3cr3t-value", "extra": {"dstcode": "83"}}'
+        "dvcqg",
+        '{"conn_type": "http", "host": "127.0.0.1", "port": 8082, "login": "u", "password": "s3cr3t-value", "extra": {"dstcode": "83"}}',
     )
     assert conn.base_url == "http://127.0.0.1:8082"
     assert conn.extra == {"dstcode": "83"}
@@ -22,9 +23,17 @@ def test_json_connection_and_base_url():
 
 
 def test_host_with_scheme_and_uri_form():
-    assert parse_connection("x", '{"host": "https://lgsp.bentre.gov.vn/dvcqg"}').base_url == "https://lgsp.bentre.gov.vn/dvcqg"
+    assert (
+        parse_connection("x", '{"host": "https://lgsp.bentre.gov.vn/dvcqg"}').base_url
+        == "https://lgsp.bentre.gov.vn/dvcqg"
+    )
     conn = parse_connection("x", "https://user:s%40cret@api.example.vn:8443/base?dstcode=83")
-    assert (conn.base_url, conn.login, conn.password, conn.extra) == ("https://api.example.vn:8443/base", "user", "s@cret", {"dstcode": "83"})
+    assert (conn.base_url, conn.login, conn.password, conn.extra) == (
+        "https://api.example.vn:8443/base",
+        "user",
+        "s@cret",
+        {"dstcode": "83"},
+    )
 
 
 def test_missing_connection_names_the_variable():
@@ -34,7 +43,9 @@ def test_missing_connection_names_the_variable():
 
 def test_templates_keep_types_of_whole_placeholders():
     context = {"items": [1, 2], "conn": {"extra": {"madonvi": "000.00.00.H07"}}, "token": "abc"}
-    body = render({"data": "${items}", "madonvi": "${conn.extra.madonvi}", "auth": "Bearer ${token}"}, context)
+    body = render(
+        {"data": "${items}", "madonvi": "${conn.extra.madonvi}", "auth": "Bearer ${token}"}, context
+    )
     assert body == {"data": [1, 2], "madonvi": "000.00.00.H07", "auth": "Bearer abc"}
     with pytest.raises(ConfigError, match="nothing named 'nope'"):
         render("${conn.nope}", context)

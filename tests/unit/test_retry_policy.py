@@ -43,7 +43,9 @@ def test_a_long_retry_after_ends_the_call_and_reports_the_wait():
         raise RetriableError("429", retry_after=120)
 
     with pytest.raises(RetriableError) as caught:
-        RetryPolicy(in_call_attempts=5, max_in_call_wait=5).call(fn, sleep=lambda s: pytest.fail("must not sleep"))
+        RetryPolicy(in_call_attempts=5, max_in_call_wait=5).call(
+            fn, sleep=lambda s: pytest.fail("must not sleep")
+        )
     assert caught.value.attempts == 1
     assert caught.value.next_delay == 120
 
