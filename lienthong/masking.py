@@ -1,6 +1,6 @@
 """Masking of personal data wherever it is shown (Decree 13/2023/NĐ-CP on personal-data protection).
 
-Identity numbers (CCCD, 12 digits; old CMND, 9) and phone numbers are masked in logs, error
+Identity numbers (CCCD, 12 digits; old CMND, 9), health-insurance card numbers and phone numbers are masked in logs, error
 messages and CLI output; only the staged source records and the payload archive hold them whole.
 """
 
@@ -11,6 +11,7 @@ import re
 
 _PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(\d{2})\d{4,5}(\d{3})(?!\d)")
 _ID = re.compile(r"(?<!\d)(\d{3})\d{4,7}(\d{2})(?!\d)")
+_CARD = re.compile(r"(?<![A-Z0-9])([A-Z]{2}\d)(\d{2})\d{8}(\d{2})(?!\d)")  # BHYT card: TE + 1 + province + 10
 
 
 def mask_identity(value: str | None) -> str | None:
@@ -34,6 +35,7 @@ def mask_phone(value: str | None) -> str | None:
 
 def mask_text(text: str) -> str:
     """Mask every phone-like and identity-like digit run in free text."""
+    text = _CARD.sub(lambda m: f"{m.group(1)}{m.group(2)}********{m.group(3)}", text)
     text = _PHONE.sub(lambda m: mask_phone(m.group(0)) or "", text)
     return _ID.sub(lambda m: mask_identity(m.group(0)) or "", text)
 

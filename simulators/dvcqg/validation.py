@@ -268,7 +268,9 @@ TIEN_DO = Schema(
         "NgayBatDau": Field(DATE),
         "NgayKetThucTheoQuyDinh": Field(DATE),
     },
-    checks=(not_before("NgayKetThucTheoQuyDinh", "NgayBatDau"),),
+    # No order between NgayBatDau and NgayKetThucTheoQuyDinh: a step started after its regulated
+    # deadline is a late step, and the portal must accept it to count it as late.
+    checks=(),
 )
 
 DVCTT = Schema(

@@ -419,7 +419,6 @@ PROGRESS_CASES = [
     ("NoiDungXuLy", "a" * 2001, "vượt quá 2000 ký tự"),
     ("NoiDungXuLy", nfd("Tiếp nhận hồ sơ"), "văn bản chưa chuẩn hoá Unicode NFC"),
     ("NgayBatDau", "20211301000000", "ngày giờ không tồn tại (yyyyMMddHHmmss)"),
-    ("NgayKetThucTheoQuyDinh", "20210614000000", "không được trước NgayBatDau"),
     ("KetQua", "x", "không có trong đặc tả"),
 ]
 

@@ -1,0 +1,113 @@
+"""How the CLI shows runs and status to a person: a progress bar on a terminal, tables at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from lienthong import states
+from lienthong.pipeline.runner import RunSummary
+
+
+class RichProgress:
+    """The engine's progress callbacks drawn as one bar per phase (pull, map, deliver)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self._task is not None:
+            task = self._progress.tasks[-1]
+            self._progress.update(self._task, total=task.completed)
+        self._task = self._progress.add_task(name, total=total)
+
+    def advance(self, amount: int, total: int | None = None) -> None:
+        if self._task is None:
+            return
+        if total is not None:
+            self._progress.update(self._task, total=max(total, self._progress.tasks[-1].completed + amount))
+        self._progress.advance(self._task, amount)
+
+
+def print_summary(console: Console, summary: RunSummary) -> None:
+    data = summary.to_dict()
+    records = data["records"]
+    console.print(
+        f"[bold]route {summary.route}[/] · run {summary.run_id} · {summary.status} · {summary.seconds:.1f} s"
+    )
+    table = Table(show_header=True)
+    table.add_column("records", style="bold")
+    table.add_column("count", justify="right")
+    for name in ("pulled", "mapped", "quarantined", "filtered", "unchanged"):
+        table.add_row(name, str(records[name]))
+    console.print(table)
+
+    rows = Table(show_header=True, title_justify="left")
+    rows.add_column("outbox rows created this run", style="bold")
+    rows.add_column("count", justify="right")
+    for state in states.OUTBOX_STATES:
+        if data["outbox_rows"].get(state):
+            rows.add_row(state, str(data["outbox_rows"][state]))
+    rows.add_row("total", str(data["outbox_rows_created"]), style="dim")
+    console.print(rows)
+    deliveries = data["deliveries"]
+    console.print(
+        f"calls to targets: {deliveries['calls']}, items sent: {deliveries['items_sent']}; "
+        f"tombstones: {data['tombstones']}; watermark: {data['watermark'] or '-'}"
+    )
+    for message in data["quarantine_messages"][:5]:
+        console.print(f"[yellow]quarantined[/] {message}")
+    for message in data["delivery_errors"][:5]:
+        console.print(f"[red]delivery[/] {message}")
+    for problem in data["checks"]:
+        console.print(f"[red]does not add up:[/] {problem}")
+    console.print(f"[dim]mapping version {summary.mapping_version}[/]")
+
+
+def print_status(console: Console, data: dict[str, Any]) -> None:
+    console.print(f"store: {data['store']}")
+    table = Table(show_header=True)
+    table.add_column("route", style="bold")
+    table.add_column("watermark")
+    for state in states.OUTBOX_STATES:
+        table.add_column(state.replace("_", " "), justify="right")
+    table.add_column("quarantine open", justify="right")
+    table.add_column("tombstones", justify="right")
+    table.add_column("last run")
+    for route in data["routes"]:
+        last = route.get("last_run") or {}
+        table.add_row(
+            route["route"],
+            route.get("watermark") or "-",
+            *[str(route["outbox"].get(s, 0)) for s in states.OUTBOX_STATES],
+            str(route["quarantine_open"]),
+            str(route["tombstones"]),
+            f"#{last['id']} {last['status']} {last['finished_at'] or ''}" if last else "-",
+        )
+    console.print(table)

@@ -1,0 +1,1 @@
+"""The path of one record: extract (pull + stage) → transform (map + outbox) → deliver."""

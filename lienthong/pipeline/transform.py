@@ -1,0 +1,228 @@
+"""Transform: map staged record versions and queue what changed in the outbox.
+
+Per staged version: prepare (NFC, embedded JSON) → select (``filtered`` when outside the route's
+selection) → map (``quarantined`` with every field error when it fails) → compare the payload hash
+with the newest outbox row of the same target key (``unchanged`` when equal: a change to an unmapped
+source field sends nothing) → a new outbox row, superseding older versions that were never sent.
+
+A new version of a key that the target already acknowledged, where the target operation has no
+update (``on_change: review``, the BHXH registration), goes to ``review``: a person decides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.targets import TargetSpec
+from lienthong import states
+from lienthong.clock import utcnow
+from lienthong.errors import MappingError
+from lienthong.jsoncanon import canonical, digest
+from lienthong.store.db import Store
+from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
+from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
+from lienthong.store.staging import pending_staged
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where one part of a mapped record goes: the main payload or a follow-up list."""
+
+    name: str  # "main" or the follow-up's name
+    target: str
+    operation: str
+    items_per_row: bool
+    on_change: str
+
+
+@dataclass
+class TransformResult:
+    processed: int = 0
+    mapped: int = 0
+    quarantined: int = 0
+    filtered: int = 0
+    unchanged: int = 0
+    rows_created: int = 0
+    superseded: int = 0
+    review: int = 0
+    quarantine_messages: list[str] = field(default_factory=list)
+
+
+def outputs_of(route, target_specs: dict[str, TargetSpec]) -> list[Output]:  # noqa: ANN001
+    """The main output and the follow-ups of a route, in delivery order."""
+    target = route.raw["target"]
+    main_op = target_specs[target["name"]].operation(target["operation"])
+    outputs = [Output("main", target["name"], target["operation"], main_op.items_per_row, main_op.on_change)]
+    for followup in route.raw.get("followups") or []:
+        spec = target_specs[followup["target"]["name"]].operation(followup["target"]["operation"])
+        outputs.append(
+            Output(
+                followup["name"],
+                followup["target"]["name"],
+                followup["target"]["operation"],
+                True,
+                spec.on_change,
+            )
+        )
+    return outputs
+
+
+def transform(
+    store: Store,
+    route,  # noqa: ANN001 - lienthong.mapping.Route
+    compiled,  # noqa: ANN001 - lienthong.mapping.CompiledRoute
+    target_specs: dict[str, TargetSpec],
+    run_id: int,
+    on_chunk: Callable[[int], None] | None = None,
+) -> TransformResult:
+    result = TransformResult()
+    outputs = outputs_of(route, target_specs)
+    after_id = 0
+    while True:
+        chunk = pending_staged(store, route.name, CHUNK, after_id)
+        if not chunk:
+            return result
+        after_id = chunk[-1].id
+        _transform_chunk(store, route.name, compiled, outputs, chunk, run_id, result)
+        if on_chunk:
+            on_chunk(len(chunk))
+
+
+def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result) -> None:  # noqa: ANN001
+    version = compiled.version
+    result.processed += len(chunk)
+    decisions: list[tuple[StagedRecord, str, Any]] = []  # (staged, verdict, detail)
+    for staged in chunk:
+        try:
+            record = compiled.prepare(json.loads(staged.body))
+            selected, reason = compiled.select(record)
+            if not selected:
+                decisions.append((staged, states.FILTERED, reason))
+                continue
+            decisions.append((staged, states.MAPPED, compiled.map(record)))
+        except MappingError as error:
+            decisions.append((staged, states.QUARANTINED, error))
+    now = utcnow()
+    with store.session() as session:
+        histories: dict[tuple[str, str, str], KeyHistory] = {}
+        for output in outputs:
+            keys = [_output_key(detail) for _, verdict, detail in decisions if verdict == states.MAPPED]
+            for key, history in key_histories(session, output.target, output.operation, keys).items():
+                histories[(output.target, output.operation, key)] = history
+        for staged, verdict, detail in decisions:
+            row = session.get(StagedRecord, staged.id)
+            row.mapping_version = version
+            if verdict == states.FILTERED:
+                row.state, row.state_reason = states.FILTERED, detail
+                result.filtered += 1
+            elif verdict == states.QUARANTINED:
+                _quarantine(session, route_name, staged, version, detail, now)
+                row.state, row.state_reason = states.QUARANTINED, str(detail)
+                result.quarantined += 1
+                if len(result.quarantine_messages) < 20:
+                    result.quarantine_messages.append(str(detail))
+            else:
+                created = _enqueue(
+                    session, route_name, staged, version, detail, outputs, histories, run_id, now, result
+                )
+                row.state = states.MAPPED if created else states.UNCHANGED
+                if created:
+                    result.mapped += 1
+                else:
+                    result.unchanged += 1
+
+
+def _output_key(mapped) -> str:  # noqa: ANN001
+    return str(mapped.key)
+
+
+def _quarantine(session, route_name, staged, version, error: MappingError, now) -> None:  # noqa: ANN001
+    errors = [{"field": e.field, "rule": e.rule, "message": e.message} for e in getattr(error, "errors", [])]
+    session.add(
+        QuarantineEntry(
+            route=route_name,
+            record_key=staged.record_key,
+            staged_id=staged.id,
+            mapping_version=version,
+            message=str(error),
+            errors=json.dumps(errors, ensure_ascii=False),
+            state="open",
+            created_at=now,
+        )
+    )
+    log.info("quarantined: %s", error)
+
+
+def _enqueue(session, route_name, staged, version, mapped, outputs, histories, run_id, now, result) -> bool:  # noqa: ANN001
+    """Queue every output of a mapped record whose payload changed; True if any row was created."""
+    key = _output_key(mapped)
+    created_any = False
+    parent_id: int | None = None
+    for output in outputs:
+        if output.name == "main":
+            payload: Any = mapped.payload
+        else:
+            payload = mapped.followups.get(output.name) or []
+            if not payload:
+                continue
+        text = canonical(payload)
+        payload_hash = digest(text)
+        slot = (output.target, output.operation, key)
+        history = histories.get(slot)
+        if (
+            history is not None
+            and history.latest_hash == payload_hash
+            and history.latest_state != states.SUPERSEDED
+        ):
+            if output.name == "main":
+                parent_id = history.latest_id
+            continue
+        seq = (history.latest_seq + 1) if history else 1
+        state = states.PENDING
+        error = None
+        if output.on_change == "review" and history is not None and history.acknowledged_id is not None:
+            state = states.REVIEW
+            error = (
+                f"a corrected version of {key} after {output.target} acknowledged it; "
+                f"{output.target}.{output.operation} has no update: needs a person"
+            )
+            result.review += 1
+        result.superseded += supersede_older(session, output.target, output.operation, key, seq)
+        row = OutboxRow(
+            route=route_name,
+            target=output.target,
+            operation=output.operation,
+            record_key=key,
+            seq=seq,
+            payload=text,
+            payload_hash=payload_hash,
+            item_count=len(payload) if output.items_per_row and isinstance(payload, list) else 1,
+            mapping_version=version,
+            idempotency_key=f"{route_name}/{output.target}.{output.operation}/{key}/{seq}/{payload_hash[7:23]}",
+            staged_id=staged.id,
+            parent_id=parent_id if output.name != "main" else None,
+            state=state,
+            attempts=0,
+            last_error=error,
+            created_at=now,
+            updated_at=now,
+            run_id=run_id,
+        )
+        session.add(row)
+        session.flush()
+        if output.name == "main":
+            parent_id = row.id
+        histories[slot] = KeyHistory(
+            row.id, seq, payload_hash, state, history.acknowledged_id if history else None
+        )
+        result.rows_created += 1
+        created_any = True
+    return created_any
