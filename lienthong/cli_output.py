@@ -93,21 +93,31 @@ def print_summary(console: Console, summary: RunSummary) -> None:
 def print_status(console: Console, data: dict[str, Any]) -> None:
     console.print(f"store: {data['store']}")
     table = Table(show_header=True)
-    table.add_column("route", style="bold")
+    table.add_column("route", style="bold", no_wrap=True)
     table.add_column("watermark")
-    for state in states.OUTBOX_STATES:
-        table.add_column(state.replace("_", " "), justify="right")
-    table.add_column("quarantine open", justify="right")
-    table.add_column("tombstones", justify="right")
+    table.add_column("waiting", justify="right")  # pending + in flight + retry scheduled
+    table.add_column("acked", justify="right")
+    table.add_column("dead", justify="right")
+    table.add_column("review", justify="right")
+    table.add_column("quar.", justify="right")
+    table.add_column("tomb.", justify="right")
     table.add_column("last run")
     for route in data["routes"]:
         last = route.get("last_run") or {}
+        outbox = route["outbox"]
+        waiting = sum(outbox.get(s, 0) for s in states.LIVE_STATES)
         table.add_row(
             route["route"],
-            route.get("watermark") or "-",
-            *[str(route["outbox"].get(s, 0)) for s in states.OUTBOX_STATES],
+            (route.get("watermark") or "-")[:19],
+            str(waiting),
+            str(outbox.get(states.ACKNOWLEDGED, 0)),
+            str(outbox.get(states.DEAD, 0)),
+            str(outbox.get(states.REVIEW, 0)),
             str(route["quarantine_open"]),
             str(route["tombstones"]),
             f"#{last['id']} {last['status']} {last['finished_at'] or ''}" if last else "-",
         )
     console.print(table)
+    console.print(
+        "[dim]waiting = pending + in flight + retry scheduled; quar. = open quarantine; tomb. = tombstones to review[/]"
+    )
