@@ -149,12 +149,18 @@ class FatalError(DeliveryError):
     """The target refused for good: do not retry (the row goes ``dead``; a person replays it)."""
 
 
+class CredentialsRefused(FatalError):
+    """The target refused the gateway's credentials: every row of the call fails alike, so the call is
+    not retried record by record (that would only repeat the refusal once per record)."""
+
+
 def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
     return cls(*args, **kwargs)
 
 
 __all__ = [
     "ConfigError",
+    "CredentialsRefused",
     "DeliveryError",
     "FatalError",
     "FieldError",

@@ -35,6 +35,9 @@ def connection_context(connection: Connection) -> dict[str, Any]:
 class Auth:
     """No authentication; the base of the others."""
 
+    #: Whether a refused or expired credential can be renewed by logging in again.
+    can_renew = False
+
     def __init__(
         self, config: dict[str, Any], connection: Connection, session: requests.Session, target: str
     ) -> None:
@@ -50,7 +53,11 @@ class Auth:
         """Add credentials to the keyword arguments of ``session.request``."""
 
     def is_expired(self, status: int, body: Any) -> bool:
-        return False
+        """An answer refusing the credential (HTTP 401, or the target's own "session expired" code)."""
+        return status == 401
+
+    def apply_to_session(self, session: requests.Session) -> None:
+        """Set the credential on a session used by a library that sends for us (zeep)."""
 
     def invalidate(self, token: str | None) -> None:
         pass
@@ -60,13 +67,31 @@ class BasicAuth(Auth):
     def apply(self, kwargs: dict[str, Any]) -> None:
         kwargs["auth"] = (self.connection.login or "", self.connection.password or "")
 
+    def apply_to_session(self, session: requests.Session) -> None:
+        session.auth = (self.connection.login or "", self.connection.password or "")
+
 
 class BearerAuth(Auth):
+    def __init__(
+        self, config: dict[str, Any], connection: Connection, session: requests.Session, target: str
+    ) -> None:
+        super().__init__(config, connection, session, target)
+        if not connection.password:
+            raise ConfigError(
+                f"targets/{target}.yaml: auth.type bearer takes the token from the connection's password, "
+                f"and connection {connection.conn_id!r} has none"
+            )
+
     def apply(self, kwargs: dict[str, Any]) -> None:
         kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {self.connection.password}"
 
+    def apply_to_session(self, session: requests.Session) -> None:
+        session.headers["Authorization"] = f"Bearer {self.connection.password}"
+
 
 class SessionLoginAuth(Auth):
+    can_renew = True
+
     def __init__(
         self, config: dict[str, Any], connection: Connection, session: requests.Session, target: str
     ) -> None:

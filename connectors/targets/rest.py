@@ -23,7 +23,7 @@ from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import OperationSpec, TargetSpec
 from connectors.targets.templates import render
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, FatalError, RetriableError
+from lienthong.errors import ConfigError, CredentialsRefused, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +102,19 @@ class RestTarget(Target):
                     f"{self.name}.{op.name}: connection failed ({type(exc).__name__})", target=self.name
                 ) from exc
             decoded = self._decode(op, answer)
-            if self.auth.is_expired(answer.status_code, decoded.body) and attempt == 0:
-                log.info("%s: session expired, logging in again", self.name)
-                self.auth.invalidate(token)
-                continue
+            if self.auth.is_expired(answer.status_code, decoded.body):
+                if attempt == 0 and self.auth.can_renew:
+                    log.info("%s: session expired, logging in again", self.name)
+                    self.auth.invalidate(token)
+                    continue
+                raise CredentialsRefused(
+                    f"{self.name}.{op.name}: credentials refused (HTTP {answer.status_code})"
+                    + (f": {decoded.message}" if decoded.message else ""),
+                    target=self.name,
+                    status=answer.status_code,
+                )
             return decoded
-        raise FatalError(
-            f"{self.name}.{op.name}: the session was refused right after a fresh login", target=self.name
-        )
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _decode(self, op: OperationSpec, answer: requests.Response) -> _Answer:
         status = answer.status_code
@@ -124,6 +129,10 @@ class RestTarget(Target):
             body = answer.json() if answer.content else None
         except ValueError:
             body = None
+        if status == 403:
+            raise CredentialsRefused(
+                f"{self.name}.{op.name}: HTTP 403 (access refused)", target=self.name, status=status
+            )
         if status >= 400 and status != 401:
             detail = (
                 _text(self.message_path.search(body))
@@ -169,6 +178,8 @@ class RestTarget(Target):
             owners.extend([delivery.row_id] * len(row_items))
         try:
             answer = self._call(op, items, mode)
+        except CredentialsRefused:
+            raise
         except FatalError:
             if len(deliveries) == 1:
                 raise
@@ -178,13 +189,18 @@ class RestTarget(Target):
         by_row: dict[int, list[tuple[str, str | None]]] = {}
         for owner, verdict in zip(owners, verdicts, strict=True):
             by_row.setdefault(owner, []).append(verdict)
+        kept: dict[int, dict[str, Any]] = {}
+        if op.keep and answer.items is not None and len(answer.items) == len(items):
+            for owner, item in zip(owners, answer.items, strict=True):
+                if isinstance(item, dict) and owner not in kept:
+                    kept[owner] = {name: item.get(name) for name in op.keep}
         results: list[ItemResult] = []
         resend_as_update: list[Delivery] = []
         for delivery in deliveries:
             outcomes = by_row.get(delivery.row_id, [])
             kinds = {kind for kind, _ in outcomes}
             messages = "; ".join(m for kind, m in outcomes if kind not in ("ok", "exists") and m)
-            summary = {"code": answer.code, "message": answer.message}
+            summary = {"code": answer.code, "message": answer.message, **kept.get(delivery.row_id, {})}
             if kinds <= {"ok"}:
                 results.append(ItemResult(delivery.row_id, ok=True, response=summary))
             elif kinds <= {"ok", "exists"} and op.update and mode is op.create:
@@ -230,8 +246,15 @@ class RestTarget(Target):
             for item in answer.items:
                 code = _text(self.item_code.search(item)) if isinstance(item, dict) else None
                 message = _text(self.item_message.search(item)) if isinstance(item, dict) else None
-                verdicts.append((self._classify(op, code), message))
+                verdicts.append((self._classify_item(op, code), message))
             return verdicts
+        if self.items_path is not None and self.code_path is None:
+            # The target file promises a result per record and the answer has none: nothing is known.
+            raise RetriableError(
+                f"{self.name}.{op.name}: the answer has no per-record results "
+                f"({'none' if answer.items is None else len(answer.items)} for {count} records)",
+                target=self.name,
+            )
         kind = self._classify(op, answer.code)
         if kind == "retry":
             raise RetriableError(
@@ -242,7 +265,13 @@ class RestTarget(Target):
         return [(kind, answer.message)] * count
 
     def _classify(self, op: OperationSpec, code: str | None) -> str:
-        if self.code_path is None or code in self.success:
+        """The verdict of a call-level code (no code configured: the HTTP status already said ok)."""
+        if self.code_path is None:
+            return "ok"
+        return self._classify_item(op, code)
+
+    def _classify_item(self, op: OperationSpec, code: str | None) -> str:
+        if code in self.success:
             return "ok"
         if code in op.exists:
             return "exists"

@@ -20,13 +20,13 @@ import jmespath
 import requests
 from zeep import Client, Settings
 from zeep.cache import InMemoryCache
-from zeep.exceptions import Fault, TransportError, XMLSyntaxError
+from zeep.exceptions import Fault, TransportError, ValidationError, XMLSyntaxError
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from connectors.http import make_session
-from connectors.targets.auth import connection_context
+from connectors.targets.auth import build_auth, connection_context
 from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import TargetSpec
 from connectors.targets.templates import render
@@ -35,7 +35,7 @@ from lienthong.errors import ConfigError, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 
-SOAP_KEYS = {"wsdl", "address", "binding", "wsse"}
+SOAP_KEYS = {"wsdl", "address", "binding", "wsse", "auth"}
 SAFE_XML = Settings(
     strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
 )
@@ -63,6 +63,13 @@ class SoapTarget(Target):
     def __init__(self, spec: TargetSpec, connection: Connection, mappings_dir: Path) -> None:
         super().__init__(spec, connection)
         self.session = make_session(spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls)
+        # HTTP-level credentials some service buses (LGSP/NGSP gateways) demand besides WS-Security.
+        auth_config = spec.raw.get("auth")
+        if auth_config and auth_config.get("type") not in (None, "none", "basic", "bearer"):
+            raise ConfigError(
+                f"targets/{spec.name}.yaml: auth.type: a SOAP target takes none, basic or bearer"
+            )
+        build_auth(auth_config, connection, self.session, spec.name).apply_to_session(self.session)
         self.location = _wsdl_location(spec, connection, mappings_dir)
         address = spec.raw.get("address")
         if not address:
@@ -131,6 +138,12 @@ class SoapTarget(Target):
         op = self.operation(operation)
         try:
             answer = call(**delivery.payload)
+        except (TypeError, ValidationError) as exc:
+            # The payload does not fit the WSDL (an element it lacks, a required one missing):
+            # the route and the target disagree, and resending cannot help.
+            raise FatalError(
+                f"{self.name}.{operation}: the payload does not fit the WSDL: {exc}", target=self.name
+            ) from None
         except Fault as fault:
             code = str(fault.code or "")
             detail = _fault_text(fault)

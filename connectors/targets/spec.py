@@ -148,6 +148,8 @@ def _operation(name: str, data: Any, where: str) -> OperationSpec:
     success = data.get("success") or {}
     if success and (not isinstance(success, dict) or "path" not in success or "in" not in success):
         raise ConfigError(f"{where}.success: needs path and in, e.g. {{path: maKetQua, in: ['000']}}")
+    if success and set(success) - {"path", "in", "message"}:
+        raise ConfigError(f"{where}.success: only path, in and message are known")
     return OperationSpec(
         name=name,
         batch_size=batch_size,

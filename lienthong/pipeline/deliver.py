@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections import Counter
@@ -29,10 +27,9 @@ from lienthong.errors import FatalError, RetriableError
 from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
+from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
-
-LEASE_SECONDS = 120.0
 
 
 @dataclass
@@ -46,10 +43,6 @@ class DeliverResult:
         self.outcomes[state] += 1
         if error and state in (states.DEAD, states.RETRY_SCHEDULED) and len(self.last_errors) < 20:
             self.last_errors.append(error)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 class Deliverer:
@@ -70,6 +63,7 @@ class Deliverer:
         self.on_rows = on_rows
         self.sleep = sleep
         self.result = DeliverResult()
+        self.lease_seconds = lease_seconds("deliver")
         self._lock = threading.Lock()
 
     def policy(self, target: str) -> RetryPolicy:
@@ -79,6 +73,9 @@ class Deliverer:
     def run(self, operations: list[tuple[str, str]], wait_for_retries: float = 0.0) -> DeliverResult:
         """Deliver until nothing is claimable; then wait for retries falling due within the limit."""
         deadline = time.monotonic() + wait_for_retries
+        recovered = outbox.recover_orphans(self.store)
+        if recovered:
+            log.warning("recovered %d rows left in flight by workers of this host that died", recovered)
         while True:
             for target, operation in operations:
                 self._drain(target, operation)
@@ -106,7 +103,9 @@ class Deliverer:
         owner = worker_id()
         batch_size = self.targets[target].operation(operation).batch_size
         while True:
-            rows = outbox.claim(self.store, target, operation, owner, batch_size, LEASE_SECONDS, self.route)
+            rows = outbox.claim(
+                self.store, target, operation, owner, batch_size, self.lease_seconds, self.route
+            )
             if not rows:
                 return
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -21,10 +21,9 @@ from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import StagedRecord, Tombstone
 from lienthong.store.staging import PulledRecord, StoredMark, load_watermark, stage_page
+from lienthong.workers import lease_seconds
 
 log = logging.getLogger(__name__)
-
-LEASE_SECONDS = 300.0
 
 
 @dataclass
@@ -35,7 +34,7 @@ class ExtractResult:
     tombstones: int = 0
     pages: int = 0
     watermark: str | None = None
-    keys_without_key: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why this run did not pull (another extractor holds the route)
 
 
 def extract(
@@ -50,7 +49,7 @@ def extract(
     on_page: Callable[[int, int | None], None] | None = None,
 ) -> ExtractResult:
     lease_name = f"extract:{route}"
-    leases.acquire(store, lease_name, holder, LEASE_SECONDS)
+    leases.acquire(store, lease_name, holder, lease_seconds("extract"))
     try:
         return _pull(store, route, compiled, source, resource, run_id, holder, since, on_page, lease_name)
     finally:
@@ -80,7 +79,7 @@ def _pull(store, route, compiled, source, resource, run_id, holder, since, on_pa
         result.unchanged += unchanged
         result.pages += 1
         result.watermark = page.mark.updated
-        leases.renew(store, lease_name, holder, LEASE_SECONDS)
+        leases.renew(store, lease_name, holder, lease_seconds("extract"))
         if on_page:
             on_page(len(pulled), page.total)
     if since is not None:

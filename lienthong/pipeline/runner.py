@@ -23,7 +23,7 @@ from lienthong.clock import utcnow
 from lienthong.connections import get_connection
 from lienthong.errors import ConfigError
 from lienthong.mapping import load_route, load_routes
-from lienthong.pipeline.deliver import Deliverer, DeliverResult, worker_id
+from lienthong.pipeline.deliver import Deliverer, DeliverResult
 from lienthong.pipeline.extract import ExtractResult, extract
 from lienthong.pipeline.transform import TransformResult, outputs_of, transform
 from lienthong.settings import Settings
@@ -31,6 +31,7 @@ from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import Run
 from lienthong.store.staging import staged_count
+from lienthong.workers import worker_id
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class RunSummary:
             },
             "tombstones": self.extract.tombstones,
             "watermark": self.extract.watermark,
+            "pull_skipped": self.extract.skipped,
             "quarantine_messages": self.transform.quarantine_messages,
             "delivery_errors": self.deliver.last_errors,
             "checks": self.checks(),

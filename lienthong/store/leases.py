@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from lienthong.clock import utcnow
 from lienthong.store.db import Store
 from lienthong.store.models import Lease
+from lienthong.workers import holder_is_dead
 
 
 class LeaseHeld(Exception):
@@ -31,7 +32,7 @@ def acquire(store: Store, name: str, holder: str, ttl_seconds: float) -> None:
             if lease is None:
                 session.add(Lease(name=name, holder=holder, acquired_at=now, expires_at=expires))
                 return
-            if lease.holder != holder and lease.expires_at > now:
+            if lease.holder != holder and lease.expires_at > now and not holder_is_dead(lease.holder):
                 raise LeaseHeld(
                     f"{name} is held by {lease.holder} until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC"
                 )

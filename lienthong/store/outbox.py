@@ -24,6 +24,7 @@ from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
+from lienthong.workers import holder_is_dead
 
 
 @dataclass(frozen=True)
@@ -237,3 +238,21 @@ def next_retry_at(
         query = query.where(OutboxRow.route == route)
     with store.session() as session:
         return session.execute(query).scalar_one_or_none()
+
+
+def recover_orphans(store: Store) -> int:
+    """Rows in flight under a worker of this host that no longer exists go back to ``pending`` now,
+    rather than when their lease expires (a restart after SIGKILL resumes at once)."""
+    with store.session() as session:
+        owners = session.execute(
+            select(OutboxRow.lease_owner).where(OutboxRow.state == states.IN_FLIGHT).distinct()
+        ).scalars()
+        dead = [owner for owner in owners if holder_is_dead(owner)]
+        if not dead:
+            return 0
+        result = session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.state == states.IN_FLIGHT, OutboxRow.lease_owner.in_(dead))
+            .values(state=states.PENDING, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+        )
+        return result.rowcount or 0
