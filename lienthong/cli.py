@@ -168,12 +168,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
         print_status(console, data)
 
 
-from lienthong.cli_commands import demo, mapping, quarantine, simulators  # noqa: E402
+from lienthong.cli_commands import dead, demo, mapping, quarantine, replays, simulators  # noqa: E402
 
 main.add_command(quarantine)
 main.add_command(mapping)
 main.add_command(simulators)
 main.add_command(demo)
+main.add_command(dead)
+main.add_command(replays)
 
 
 if __name__ == "__main__":

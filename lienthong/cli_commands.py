@@ -36,6 +36,7 @@ def quarantine() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def quarantine_list(ctx: click.Context, route: str | None, show_all: bool, as_json: bool) -> None:
+    """Open quarantine entries with the fields and rules that failed."""
     from lienthong.store.models import QuarantineEntry
 
     gateway = _gateway(ctx)
@@ -255,3 +256,142 @@ def demo(dossiers: int, seed: int, as_json: bool) -> None:
     from lienthong.demo import run_demo
 
     sys.exit(run_demo(console, dossiers=dossiers, seed=seed, as_json=as_json))
+
+
+# --- dead letters -------------------------------------------------------------------------------
+def _dead_filter(route: str | None, since: str | None, ids: tuple[int, ...]):  # noqa: ANN202
+    from lienthong.cli import _iso_since
+    from lienthong.dead import DeadFilter
+
+    moment = None
+    if since:
+        from datetime import UTC, datetime
+
+        moment = (
+            datetime.fromisoformat(_iso_since(since).replace("+0700", "+07:00"))
+            .astimezone(UTC)
+            .replace(tzinfo=None)
+        )
+    return DeadFilter(route=route, since=moment, ids=tuple(ids))
+
+
+@click.group()
+def dead() -> None:
+    """Rows a target refused for good or whose retry budget ran out: list, show, replay."""
+
+
+@dead.command("list")
+@click.argument("row_ids", type=int, nargs=-1)
+@click.option("--route", help="Only this route.")
+@click.option("--since", help="Only rows that died at or after this time (ISO; Vietnam time if no offset).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def dead_list(
+    ctx: click.Context, row_ids: tuple[int, ...], route: str | None, since: str | None, as_json: bool
+) -> None:
+    """Dead letters with their last error (oldest first)."""
+    from lienthong.dead import find_dead, row_dict
+
+    rows = [row_dict(r) for r in find_dead(_gateway(ctx), _dead_filter(route, since, row_ids))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(show_header=True)
+    for column in ("id", "route", "target.operation", "record", "v", "attempts", "last error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["route"],
+            f"{row['target']}.{row['operation']}",
+            row["record_key"],
+            str(row["version"]),
+            str(row["attempts"]),
+            mask_text(row["last_error"] or ""),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} dead letter{'s' if len(rows) != 1 else ''}")
+
+
+@dead.command("show")
+@click.argument("row_id", type=int)
+@click.pass_context
+def dead_show(ctx: click.Context, row_id: int) -> None:
+    """One dead letter: its error, attempts and the payload (identity and phone numbers masked)."""
+    from lienthong.dead import find_dead, row_dict
+
+    (row,) = find_dead(_gateway(ctx), _dead_filter(None, None, (row_id,)))
+    click.echo(mask_text(json.dumps(row_dict(row, with_payload=True), ensure_ascii=False, indent=2)))
+
+
+@dead.command("replay")
+@click.argument("row_ids", type=int, nargs=-1)
+@click.option("--route", help="Every dead letter of this route.")
+@click.option("--since", help="Only rows that died at or after this time.")
+@click.option("--remap", is_flag=True, help="Map the source records again with the current mapping files.")
+@click.option("--note", help="Why (kept with the replay record).")
+@click.option("--actor", help="Who asks (default: LIENTHONG_ACTOR or the OS user).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def dead_replay(
+    ctx: click.Context,
+    row_ids: tuple[int, ...],
+    route: str | None,
+    since: str | None,
+    remap: bool,
+    note: str | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Requeue dead letters (recorded: who, when, which) and deliver them."""
+    from lienthong.dead import replay
+    from lienthong.workers import default_actor
+
+    if not row_ids and not route and not since:
+        raise click.UsageError("name row ids, --route or --since")
+    replay_id, summaries = replay(
+        _gateway(ctx), _dead_filter(route, since, row_ids), actor or default_actor(), remap=remap, note=note
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"replay": replay_id, "runs": [s.to_dict() for s in summaries]},
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    from lienthong.cli_output import print_summary
+
+    console.print(f"replay #{replay_id} recorded")
+    for summary in summaries:
+        print_summary(console, summary)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def replays(ctx: click.Context, as_json: bool) -> None:
+    """Every replay of dead letters and quarantined records: who asked, when, which, how."""
+    from lienthong.dead import list_replays
+
+    items = list_replays(_gateway(ctx))
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    table = Table(show_header=True)
+    for column in ("#", "kind", "mode", "actor", "requested (UTC)", "route", "count", "note"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(
+            str(item["id"]),
+            item["kind"],
+            item["mode"],
+            item["actor"],
+            item["requested_at"],
+            item["route"] or "-",
+            str(item["count"]),
+            item["note"] or "",
+        )
+    console.print(table)

@@ -85,6 +85,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         console.print(f"[yellow]quarantined[/] {message}")
     for message in data["delivery_errors"][:5]:
         console.print(f"[red]delivery[/] {message}")
+    for target, message in data.get("breakers", {}).items():
+        console.print(f"[red bold]circuit breaker {target}:[/] {message}")
     for problem in data["checks"]:
         console.print(f"[red]does not add up:[/] {problem}")
     console.print(f"[dim]mapping version {summary.mapping_version}[/]")

@@ -137,12 +137,16 @@ class RetriableError(DeliveryError):
         status: int | str | None = None,
         record_key: str | None = None,
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         self.retry_after = retry_after
+        #: The request may have reached the target and taken effect (timeout, connection lost after
+        #: sending): resolve before writing again.
+        self.outcome_unknown = outcome_unknown
         super().__init__(message, target=target, status=status, record_key=record_key)
 
     def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "retry_after": self.retry_after}
+        return {**super()._state(), "retry_after": self.retry_after, "outcome_unknown": self.outcome_unknown}
 
 
 class FatalError(DeliveryError):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select, update
 
 from lienthong.clock import utcnow
-from lienthong.store.models import QuarantineEntry
+from lienthong.store.models import QuarantineEntry, Replay
 from lienthong.store.staging import restage
+from lienthong.workers import default_actor
 
 
-def replay(gateway, entry_ids: list[int], route: str | None):  # noqa: ANN001, ANN201
-    """Put the entries' record versions back to ``staged`` and run map + deliver for their routes."""
+def replay(gateway, entry_ids: list[int], route: str | None, actor: str | None = None):  # noqa: ANN001, ANN201
+    """Put the entries' record versions back to ``staged`` and run map + deliver for their routes;
+    the replay is recorded (who, when, which entries)."""
+    actor = actor or default_actor()
     with gateway.store.session() as session:
         query = select(QuarantineEntry).where(QuarantineEntry.state == "open")
         if entry_ids:
@@ -26,6 +31,18 @@ def replay(gateway, entry_ids: list[int], route: str | None):  # noqa: ANN001, A
                 raise LienthongError(
                     f"no open quarantine entr{'y' if len(missing) == 1 else 'ies'} {missing}"
                 )
+        if entries:
+            session.add(
+                Replay(
+                    kind="quarantine",
+                    actor=actor,
+                    requested_at=utcnow(),
+                    route=route,
+                    item_ids=json.dumps([e.id for e in entries]),
+                    count=len(entries),
+                    mode="remap",
+                )
+            )
         session.execute(
             update(QuarantineEntry)
             .where(QuarantineEntry.id.in_([e.id for e in entries]))
@@ -33,4 +50,4 @@ def replay(gateway, entry_ids: list[int], route: str | None):  # noqa: ANN001, A
         )
     restage(gateway.store, [e.staged_id for e in entries])
     routes = sorted({e.route for e in entries})
-    return [gateway.run(name, skip_extract=True, kind="replay") for name in routes]
+    return [gateway.run(name, skip_extract=True, kind="replay", actor=actor) for name in routes]

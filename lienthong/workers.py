@@ -7,6 +7,7 @@ holders on other hosts are trusted until their lease expires.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import threading
@@ -49,3 +50,13 @@ def lease_seconds(kind: str) -> float:
     if kind == "extract":
         return float(os.environ.get("LIENTHONG_EXTRACT_LEASE_SECONDS", "300"))
     return float(os.environ.get("LIENTHONG_LEASE_SECONDS", "120"))
+
+
+def default_actor() -> str:
+    """Who is acting, for runs and replays: ``LIENTHONG_ACTOR`` (set by Airflow tasks), else the OS user."""
+    if os.environ.get("LIENTHONG_ACTOR"):
+        return os.environ["LIENTHONG_ACTOR"]
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "cli"

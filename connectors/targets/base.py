@@ -51,6 +51,10 @@ class Target(ABC):
     @abstractmethod
     def send(self, operation: str, deliveries: list[Delivery]) -> list[ItemResult]: ...
 
+    def can_lookup(self, operation: str) -> bool:
+        """Whether :meth:`lookup` tells what this operation wrote (to resolve a lost answer)."""
+        return False
+
     def lookup(self, record_key: str) -> dict[str, Any] | None:
         """What the target holds for a key, where it can be asked (None: not there, or cannot ask)."""
         return None

@@ -93,13 +93,24 @@ class RestTarget(Target):
             try:
                 self.calls += 1
                 answer = self.session.request(template.get("method", "POST"), url, **kwargs)
+            except requests.ConnectionError as exc:
+                # Refused or unreachable before anything was sent: certainly not applied.  Anything
+                # else (reset or closed mid-answer) may have been applied.
+                unknown = not isinstance(exc, requests.ConnectTimeout) and not _refused_before_sending(exc)
+                raise RetriableError(
+                    f"{self.name}.{op.name}: connection failed ({type(exc).__name__})",
+                    target=self.name,
+                    outcome_unknown=unknown,
+                ) from exc
             except requests.Timeout as exc:
                 raise RetriableError(
-                    f"{self.name}.{op.name}: no answer in time ({type(exc).__name__})", target=self.name
+                    f"{self.name}.{op.name}: no answer in time ({type(exc).__name__})",
+                    target=self.name,
+                    outcome_unknown=True,
                 ) from exc
             except requests.RequestException as exc:
                 raise RetriableError(
-                    f"{self.name}.{op.name}: connection failed ({type(exc).__name__})", target=self.name
+                    f"{self.name}.{op.name}: request failed ({type(exc).__name__})", target=self.name
                 ) from exc
             decoded = self._decode(op, answer)
             if self.auth.is_expired(answer.status_code, decoded.body):
@@ -124,6 +135,8 @@ class RestTarget(Target):
                 target=self.name,
                 status=status,
                 retry_after=retry_after_seconds(answer),
+                # 429 and 503 refuse the request; a 500, 502 or 504 may come after it took effect.
+                outcome_unknown=status in (500, 502, 504),
             )
         try:
             body = answer.json() if answer.content else None
@@ -280,6 +293,10 @@ class RestTarget(Target):
         return "fatal"
 
     # --- asking the target -----------------------------------------------------------------------
+    def can_lookup(self, operation: str) -> bool:
+        config = self.spec.raw.get("lookup") or {}
+        return operation in (config.get("operations") or [])
+
     def lookup(self, record_key: str) -> dict[str, Any] | None:
         config = self.spec.raw.get("lookup")
         if not config:
@@ -299,3 +316,9 @@ class RestTarget(Target):
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _refused_before_sending(exc: requests.ConnectionError) -> bool:
+    """A connection that was never made (refused, DNS) cannot have delivered the request."""
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text

@@ -152,7 +152,9 @@ class SoapTarget(Target):
                     f"{self.name}.{operation}: soap:Client fault: {detail}", target=self.name
                 ) from None
             raise RetriableError(
-                f"{self.name}.{operation}: soap:Server fault: {detail}", target=self.name
+                f"{self.name}.{operation}: soap:Server fault: {detail}",
+                target=self.name,
+                outcome_unknown=True,
             ) from None
         except TransportError as exc:
             status = exc.status_code
@@ -164,10 +166,14 @@ class SoapTarget(Target):
                 f"{self.name}.{operation}: HTTP {status}", target=self.name, status=status
             ) from None
         except requests.Timeout as exc:
-            raise RetriableError(f"{self.name}.{operation}: no answer in time", target=self.name) from exc
+            raise RetriableError(
+                f"{self.name}.{operation}: no answer in time", target=self.name, outcome_unknown=True
+            ) from exc
         except requests.RequestException as exc:
             raise RetriableError(
-                f"{self.name}.{operation}: connection failed ({type(exc).__name__})", target=self.name
+                f"{self.name}.{operation}: connection failed ({type(exc).__name__})",
+                target=self.name,
+                outcome_unknown=True,
             ) from exc
         except XMLSyntaxError as exc:
             raise RetriableError(

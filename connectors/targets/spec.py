@@ -18,6 +18,7 @@ import yaml
 from connectors.http import Timeouts
 from connectors.retry import RetryPolicy
 from lienthong.errors import ConfigError
+from lienthong.store.protection import BreakerPolicy, RateLimit
 
 COMMON_KEYS = {
     "target",
@@ -29,6 +30,8 @@ COMMON_KEYS = {
     "retry",
     "operations",
     "verify_tls",
+    "breaker",
+    "rate_limit",
 }
 OPERATION_KEYS = {
     "batch_size",  # items per call
@@ -69,6 +72,8 @@ class TargetSpec:
     pool_size: int
     verify_tls: bool
     retry: RetryPolicy
+    breaker: BreakerPolicy
+    rate_limit: RateLimit | None
     operations: dict[str, OperationSpec]
     raw: dict[str, Any]
 
@@ -125,6 +130,8 @@ def load_target_spec(name: str, mappings_dir: Path, kind_keys: dict[str, set[str
         pool_size=pool_size,
         verify_tls=bool(raw.get("verify_tls", True)),
         retry=RetryPolicy.from_config(raw.get("retry"), where=f"{where}: retry"),
+        breaker=BreakerPolicy.from_config(raw.get("breaker"), where=f"{where}: breaker"),
+        rate_limit=RateLimit.from_config(raw.get("rate_limit"), where=f"{where}: rate_limit"),
         operations={op: _operation(op, spec, f"{where}: operations.{op}") for op, spec in operations.items()},
         raw=raw,
     )

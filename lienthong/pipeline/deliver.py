@@ -4,6 +4,11 @@ Several threads (and, on PostgreSQL, several processes) share the work through t
 claims; the retry policy of the target decides between retrying in the call, scheduling a later
 attempt (``retry_scheduled``) and giving up (``dead``).  A row is never left ``in_flight`` by a
 worker that is still alive: whatever happens in the call, its outcome or its release is written.
+
+Before every call the target's guard (circuit breaker, rate limit; shared by all workers through the
+store) is asked.  A write whose answer was lost (timeout, dropped connection) is resolved before it
+is sent again: where the target can be asked (the portal's ``TraCuuHoSo``) the gateway looks first,
+and acknowledges the row without a second write when the target already holds exactly that payload.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -23,13 +28,27 @@ from connectors.retry import RetryPolicy
 from connectors.targets import Delivery, ItemResult, Target
 from lienthong import states
 from lienthong.clock import utcnow
-from lienthong.errors import FatalError, RetriableError
+from lienthong.errors import CredentialsRefused, FatalError, RetriableError
+from lienthong.jsoncanon import canonical
 from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
+from lienthong.store.protection import TargetGuard
 from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
+
+#: Prefix of ``last_error`` when the target may have applied the write (answer lost).
+OUTCOME_UNKNOWN = "[outcome unknown] "
+
+
+class BreakerOpen(Exception):
+    def __init__(self, target: str, until: datetime | None) -> None:
+        self.target = target
+        self.until = until
+        super().__init__(
+            f"circuit open for {target} until {until:%H:%M:%S} UTC" if until else f"circuit open for {target}"
+        )
 
 
 @dataclass
@@ -37,7 +56,9 @@ class DeliverResult:
     outcomes: Counter[str] = field(default_factory=Counter)  # state → rows
     calls: int = 0
     items_sent: int = 0
+    resolved_by_lookup: int = 0
     last_errors: list[str] = field(default_factory=list)
+    breakers: dict[str, str] = field(default_factory=dict)  # target → what happened to its breaker
 
     def add(self, state: str, error: str | None) -> None:
         self.outcomes[state] += 1
@@ -64,14 +85,20 @@ class Deliverer:
         self.sleep = sleep
         self.result = DeliverResult()
         self.lease_seconds = lease_seconds("deliver")
+        self.guards = {
+            name: TargetGuard(store, name, target.spec.breaker, target.spec.rate_limit)
+            for name, target in targets.items()
+        }
         self._lock = threading.Lock()
+        self._opened: set[str] = set()
 
     def policy(self, target: str) -> RetryPolicy:
         return self.targets[target].spec.retry
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self, operations: list[tuple[str, str]], wait_for_retries: float = 0.0) -> DeliverResult:
-        """Deliver until nothing is claimable; then wait for retries falling due within the limit."""
+        """Deliver until nothing is claimable; then wait for retries (or a breaker's probe) falling due
+        within ``wait_for_retries`` seconds, and stop, leaving later ones scheduled."""
         deadline = time.monotonic() + wait_for_retries
         recovered = outbox.recover_orphans(self.store)
         if recovered:
@@ -79,30 +106,52 @@ class Deliverer:
         while True:
             for target, operation in operations:
                 self._drain(target, operation)
-            due = outbox.next_retry_at(self.store, operations, self.route)
-            if due is None:
-                return self.result
-            wait = (due - utcnow()).total_seconds()
-            if time.monotonic() + max(0.0, wait) > deadline:
+            due = self._next_due(operations)
+            wait = (due - utcnow()).total_seconds() if due is not None else 0.0
+            if due is None or time.monotonic() + max(0.0, wait) > deadline:
+                self._report_breakers()
                 return self.result
             self.sleep(max(0.05, wait))
 
+    def _next_due(self, operations: list[tuple[str, str]]) -> datetime | None:
+        candidates = [outbox.next_retry_at(self.store, operations, self.route)]
+        live = outbox.state_counts(self.store, route=self.route)
+        if live[states.PENDING]:
+            candidates += [self.guards[t].blocked_until() for t in {t for t, _ in operations}]
+        present = [c for c in candidates if c is not None]
+        return min(present) if present else None
+
     def _drain(self, target: str, operation: str) -> None:
+        failures: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                self._work(target, operation)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                failures.append(exc)
+
         workers = [
-            threading.Thread(
-                target=self._work, args=(target, operation), name=f"deliver-{target}-{i}", daemon=True
-            )
+            threading.Thread(target=work, name=f"deliver-{target}-{i}", daemon=True)
             for i in range(self.concurrency)
         ]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
+        if failures:
+            raise failures[0]  # the run ends failed, with the cause, instead of rows silently pending
 
     def _work(self, target: str, operation: str) -> None:
         owner = worker_id()
+        guard = self.guards[target]
         batch_size = self.targets[target].operation(operation).batch_size
         while True:
+            until = guard.blocked_until()
+            if until is not None:
+                if not guard.probing():
+                    return  # open: leave the rows waiting; the run reports the breaker
+                self.sleep(0.2)  # another worker's probe is under way: its answer decides
+                continue
             rows = outbox.claim(
                 self.store, target, operation, owner, batch_size, self.lease_seconds, self.route
             )
@@ -115,40 +164,152 @@ class Deliverer:
                 outbox.release(self.store, owner, [row.id for row in rows])
                 raise
 
+    def _note_breaker(self, target: str, message: str) -> None:
+        with self._lock:
+            self._opened.add(target)
+
+    def _report_breakers(self) -> None:
+        """What the operator must know at the end of the run: a breaker still open, or one that
+        opened and closed again."""
+        for target, guard in self.guards.items():
+            state = guard.state()
+            if state["breaker"] != "closed":
+                probe = state.get("probe_at")
+                self.result.breakers[target] = (
+                    f"circuit {state['breaker'].replace('_', '-')} after {state['failures']} consecutive failed calls "
+                    f"(last: {state.get('last_error')}); next probe at "
+                    f"{probe:%Y-%m-%d %H:%M:%S} UTC; rows wait, nothing is lost"
+                    if probe
+                    else ""
+                )
+            elif target in self._opened:
+                self.result.breakers[target] = (
+                    "circuit opened during the run and closed again after a successful probe"
+                )
+
     # --- one batch -----------------------------------------------------------------------------
     def deliver_batch(self, target_name: str, operation: str, rows: list[OutboxRow], owner: str) -> None:
         target = self.targets[target_name]
         policy = self.policy(target_name)
+        guard = self.guards[target_name]
         updates = self._acknowledged_keys(target_name, operation, [row.record_key for row in rows])
-        deliveries = [
-            Delivery(row.id, row.record_key, json.loads(row.payload), row.record_key in updates)
+        pending = {
+            row.id: Delivery(row.id, row.record_key, json.loads(row.payload), row.record_key in updates)
             for row in rows
-        ]
+        }
+        unknown = {row.id for row in rows if (row.last_error or "").startswith(OUTCOME_UNKNOWN)}
+        settled: dict[int, ItemResult] = {}
         calls = 0
 
-        def attempt() -> list[ItemResult]:
+        def attempt() -> None:
             nonlocal calls
+            self._wait_for_permit(guard, owner)
             calls += 1
-            return target.send(operation, deliveries)
+            try:
+                if unknown:
+                    self._resolve_unknown(target, operation, pending, unknown, settled)
+                    unknown.clear()
+                deliveries = [d for row_id, d in pending.items() if row_id not in settled]
+                results = target.send(operation, deliveries) if deliveries else []
+            except RetriableError as exc:
+                if getattr(exc, "outcome_unknown", False):
+                    unknown.update(d.row_id for d in pending.values() if d.row_id not in settled)
+                if guard.failed(str(exc)):
+                    self._note_breaker(target_name, "circuit opened")
+                raise
+            except CredentialsRefused as exc:
+                guard.failed(str(exc))
+                raise
+            guard.succeeded()
+            settled.update((result.row_id, result) for result in results)
 
         outcomes: list[outbox.Outcome]
         try:
-            results = policy.call(attempt, sleep=self.sleep)
+            policy.call(attempt, sleep=self.sleep)
+            outcomes = [self._outcome(row, settled[row.id], calls, policy) for row in rows]
+        except BreakerOpen as exc:
             outcomes = [
-                self._outcome(row, result, calls, policy) for row, result in zip(rows, results, strict=True)
+                self._settled_or(row, settled, calls, policy)
+                or outbox.Outcome(
+                    row.id, states.RETRY_SCHEDULED, attempts=calls, error=str(exc), next_attempt_at=exc.until
+                )
+                for row in rows
             ]
         except RetriableError as exc:
-            outcomes = [self._retry_or_dead(row, calls, policy, str(exc), exc.next_delay) for row in rows]  # type: ignore[attr-defined]
+            prefix = OUTCOME_UNKNOWN if unknown else ""
+            outcomes = [
+                self._settled_or(row, settled, calls, policy)
+                or self._retry_or_dead(
+                    row,
+                    calls,
+                    policy,
+                    prefix + str(exc),
+                    exc.next_delay,  # type: ignore[attr-defined]
+                )
+                for row in rows
+            ]
+        except CredentialsRefused:
+            # Not the records' fault: give every row back untouched and fail the run loudly.
+            outbox.release(self.store, owner, [row.id for row in rows])
+            raise
         except FatalError as exc:
-            outcomes = [outbox.Outcome(row.id, states.DEAD, attempts=calls, error=str(exc)) for row in rows]
+            outcomes = [
+                self._settled_or(row, settled, calls, policy)
+                or outbox.Outcome(row.id, states.DEAD, attempts=calls, error=str(exc))
+                for row in rows
+            ]
         outbox.record_outcomes(self.store, owner, outcomes)
         with self._lock:
             self.result.calls += calls
             self.result.items_sent += sum(row.item_count for row in rows)
+            self.result.resolved_by_lookup += sum(
+                1 for r in settled.values() if r.response and r.response.get("resolved_by") == "lookup"
+            )
             for outcome in outcomes:
                 self.result.add(outcome.state, outcome.error)
         if self.on_rows:
             self.on_rows(len(rows))
+
+    def _wait_for_permit(self, guard: TargetGuard, owner: str) -> None:
+        waited = 0.0
+        while True:
+            permit = guard.permit(owner)
+            if permit.allowed:
+                return
+            if permit.blocked_until is not None:
+                raise BreakerOpen(guard.target, permit.blocked_until)
+            step = min(permit.wait, 1.0)
+            waited += step
+            if waited > self.lease_seconds / 2:
+                raise BreakerOpen(guard.target, utcnow() + timedelta(seconds=permit.wait))
+            self.sleep(step)
+
+    def _resolve_unknown(
+        self,
+        target: Target,
+        operation: str,
+        pending: dict[int, Delivery],
+        unknown: set[int],
+        settled: dict[int, ItemResult],
+    ) -> None:
+        """Ask the target what it holds for writes whose answer was lost, before writing again."""
+        if not target.can_lookup(operation):
+            return
+        for row_id in sorted(unknown):
+            delivery = pending[row_id]
+            if row_id in settled:
+                continue
+            held = target.lookup(delivery.record_key)
+            if held is None:
+                continue  # not there: the lost write did not take effect; send it
+            if canonical(held) == canonical(delivery.payload):
+                settled[row_id] = ItemResult(row_id, ok=True, response={"resolved_by": "lookup"})
+            else:
+                pending[row_id] = replace(delivery, update=True)  # there, but an older version: update it
+
+    def _settled_or(self, row: OutboxRow, settled: dict[int, ItemResult], calls: int, policy: RetryPolicy):  # noqa: ANN202
+        result = settled.get(row.id)
+        return self._outcome(row, result, calls, policy) if result is not None else None
 
     def _outcome(self, row: OutboxRow, result: ItemResult, calls: int, policy: RetryPolicy) -> outbox.Outcome:
         response = json.dumps(result.response, ensure_ascii=False) if result.response is not None else None
@@ -170,7 +331,7 @@ class Deliverer:
                 row.id,
                 states.DEAD,
                 attempts=calls,
-                error=f"retry budget spent ({row.attempts + calls} attempts): {error}",
+                error=f"retry budget spent ({row.attempts + calls} attempts): {error.removeprefix(OUTCOME_UNKNOWN)}",
             )
         return outbox.Outcome(
             row.id,

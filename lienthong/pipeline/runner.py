@@ -8,7 +8,6 @@ Outbox rows created by the run: each ends ``acknowledged``, ``retry_scheduled``,
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import time
@@ -31,7 +30,7 @@ from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import Run
 from lienthong.store.staging import staged_count
-from lienthong.workers import worker_id
+from lienthong.workers import default_actor, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +107,7 @@ class RunSummary:
             "deliveries": {
                 "calls": self.deliver.calls,
                 "items_sent": self.deliver.items_sent,
+                "resolved_by_lookup": self.deliver.resolved_by_lookup,
                 **dict(self.deliver.outcomes),
             },
             "tombstones": self.extract.tombstones,
@@ -115,6 +115,7 @@ class RunSummary:
             "pull_skipped": self.extract.skipped,
             "quarantine_messages": self.transform.quarantine_messages,
             "delivery_errors": self.deliver.last_errors,
+            "breakers": self.deliver.breakers,
             "checks": self.checks(),
         }
         if self.error:
@@ -241,7 +242,7 @@ class Gateway:
             run = Run(
                 route=route,
                 kind=kind,
-                actor=actor or _default_actor(),
+                actor=actor or default_actor(),
                 started_at=utcnow(),
                 status="running",
                 counts="{}",
@@ -257,13 +258,6 @@ class Gateway:
             run.status = summary.status
             run.error = summary.error
             run.counts = json.dumps(summary.to_dict(), ensure_ascii=False, default=str)
-
-
-def _default_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "cli"
 
 
 __all__ = ["Gateway", "RunSummary"]

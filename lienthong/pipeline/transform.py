@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import update
+
 from connectors.targets import TargetSpec
 from lienthong import states
 from lienthong.clock import utcnow
@@ -184,6 +186,14 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
         ):
             if output.name == "main":
                 parent_id = history.latest_id
+            elif history.latest_state in states.LIVE_STATES and parent_id is not None:
+                # The same follow-up still waits, but its dossier has a new version: follow that one
+                # (the old parent may never be acknowledged: superseded, or replayed as a new row).
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == history.latest_id, OutboxRow.state.in_(states.LIVE_STATES))
+                    .values(parent_id=parent_id)
+                )
             continue
         seq = (history.latest_seq + 1) if history else 1
         state = states.PENDING

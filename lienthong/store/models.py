@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -105,6 +105,16 @@ class OutboxRow(Base):
         Index("ix_outbox_claim", "target", "operation", "state", "next_attempt_at"),
         Index("ix_outbox_key", "target", "operation", "record_key", "seq"),
         Index("ix_outbox_route_state", "route", "state"),
+        # Claims look only at live rows, oldest first: a partial index keeps that cheap however many
+        # acknowledged rows the outbox accumulates.
+        Index(
+            "ix_outbox_live",
+            "target",
+            "operation",
+            "id",
+            postgresql_where=text("state IN ('pending', 'retry_scheduled', 'in_flight')"),
+            sqlite_where=text("state IN ('pending', 'retry_scheduled', 'in_flight')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -146,3 +156,36 @@ class Tombstone(Base):
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20))  # review | resolved
     detected_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TargetState(Base):
+    """Per-target protection shared by every worker: the circuit breaker and the rate limiter's bucket."""
+
+    __tablename__ = "target_state"
+
+    target: Mapped[str] = mapped_column(String(100), primary_key=True)
+    breaker: Mapped[str] = mapped_column(String(20), default="closed")  # closed | open | half_open
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed calls
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    probe_at: Mapped[datetime | None] = mapped_column(DateTime)  # when an open breaker lets one call through
+    probe_owner: Mapped[str | None] = mapped_column(String(150))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[float | None] = mapped_column(Float)
+    tokens_at: Mapped[datetime | None] = mapped_column(DateTime)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Replay(Base):
+    """Who asked for dead letters or quarantined records to be tried again, when, and which."""
+
+    __tablename__ = "replays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # dead | quarantine
+    actor: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    route: Mapped[str | None] = mapped_column(String(100))
+    item_ids: Mapped[str] = mapped_column(Text)  # JSON list of outbox row ids / quarantine entry ids
+    count: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(20))  # resend | remap
+    note: Mapped[str | None] = mapped_column(Text)

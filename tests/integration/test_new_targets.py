@@ -26,11 +26,11 @@ from sqlalchemy import select
 
 from lienthong import states
 from lienthong.connections import connection_json
-from lienthong.errors import ConfigError
+from lienthong.errors import ConfigError, CredentialsRefused
 from lienthong.pipeline.runner import Gateway
 from lienthong.settings import Settings
 from lienthong.store import Store
-from lienthong.store.models import OutboxRow
+from lienthong.store.models import OutboxRow, Run
 from simulators.cluster import MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET
 from simulators.motcua import MotcuaApp
 from simulators.server import BadRequest, RunningSimulator, SimApp, SimRequest, SimResponse
@@ -232,15 +232,20 @@ def test_rest_target_syncs_field_by_field_in_batches_then_sends_nothing(motcua, 
     assert len(api.batches) == 3
 
 
-def test_a_wrong_token_ends_the_rows_dead_with_a_clear_message(motcua, serve, gateway):
+def test_a_wrong_token_fails_the_run_clearly_and_loses_no_row(motcua, serve, gateway):
+    """Refused credentials are not the records' fault: the run fails with one clear error, the rows
+    stay pending (no dead letters to replay), and the next run after the fix delivers them."""
     api = serve(RecordsApi(TOKEN), "records_api", password="not-the-archive-token")
-    summary = gateway.run("archive_sync")
-    assert summary.status == "succeeded" and api.denied >= 1 and api.records == {}
+    with pytest.raises(CredentialsRefused) as caught:
+        gateway.run("archive_sync")
+    message = str(caught.value)
+    assert "records_api" in message and "HTTP 401" in message and "not-the-archive-token" not in message
+    assert api.denied >= 1 and api.records == {}
     rows = outbox_rows(gateway, "archive_sync")
-    assert len(rows) == TOTAL
-    for state, error, _ in rows.values():
-        assert state == states.DEAD
-        assert "records_api" in error and "HTTP 401" in error and "not-the-archive-token" not in error
+    assert len(rows) == TOTAL and {state for state, _, _ in rows.values()} == {states.PENDING}
+    with gateway.store.session() as session:
+        run = session.execute(select(Run).order_by(Run.id.desc())).scalars().first()
+        assert run.status == "failed" and "HTTP 401" in run.error
 
 
 def test_a_record_the_archive_refuses_ends_dead_alone(motcua, serve, gateway):
