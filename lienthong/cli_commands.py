@@ -238,7 +238,7 @@ def simulators(
         )
         console.print("point the gateway at them (simulator-only demo credentials):")
         for name, value in cluster.connection_env().items():
-            console.print(f"  export {name}='{value}'")
+            click.echo(f"export {name}='{value}'")  # plain, never wrapped: meant to be pasted
         try:
             while True:
                 time.sleep(3600)

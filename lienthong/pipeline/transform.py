@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from connectors.targets import TargetSpec
 from lienthong import states
@@ -119,15 +119,19 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             keys = [_output_key(detail) for _, verdict, detail in decisions if verdict == states.MAPPED]
             for key, history in key_histories(session, output.target, output.operation, keys).items():
                 histories[(output.target, output.operation, key)] = history
+        staged_updates: list[dict[str, Any]] = []
         for staged, verdict, detail in decisions:
-            row = session.get(StagedRecord, staged.id)
-            row.mapping_version = version
+            update_values: dict[str, Any] = {
+                "id": staged.id,
+                "mapping_version": version,
+                "state_reason": None,
+            }
             if verdict == states.FILTERED:
-                row.state, row.state_reason = states.FILTERED, detail
+                update_values.update(state=states.FILTERED, state_reason=detail)
                 result.filtered += 1
             elif verdict == states.QUARANTINED:
                 _quarantine(session, route_name, staged, version, detail, now)
-                row.state, row.state_reason = states.QUARANTINED, str(detail)
+                update_values.update(state=states.QUARANTINED, state_reason=str(detail))
                 result.quarantined += 1
                 if len(result.quarantine_messages) < 20:
                     result.quarantine_messages.append(str(detail))
@@ -135,11 +139,15 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
                 created = _enqueue(
                     session, route_name, staged, version, detail, outputs, histories, run_id, now, result
                 )
-                row.state = states.MAPPED if created else states.UNCHANGED
+                update_values["state"] = states.MAPPED if created else states.UNCHANGED
                 if created:
                     result.mapped += 1
                 else:
                     result.unchanged += 1
+            staged_updates.append(update_values)
+        if staged_updates:
+            # One executemany by primary key, instead of loading and flushing each row.
+            session.execute(update(StagedRecord), staged_updates)
 
 
 def _output_key(mapped) -> str:  # noqa: ANN001
@@ -205,8 +213,9 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
                 f"{output.target}.{output.operation} has no update: needs a person"
             )
             result.review += 1
-        result.superseded += supersede_older(session, output.target, output.operation, key, seq)
-        row = OutboxRow(
+        if history is not None and history.latest_state in (states.PENDING, states.RETRY_SCHEDULED):
+            result.superseded += supersede_older(session, output.target, output.operation, key, seq)
+        values = dict(
             route=route_name,
             target=output.target,
             operation=output.operation,
@@ -226,12 +235,11 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
             updated_at=now,
             run_id=run_id,
         )
-        session.add(row)
-        session.flush()
+        row_id = session.execute(insert(OutboxRow).returning(OutboxRow.id), values).scalar_one()
         if output.name == "main":
-            parent_id = row.id
+            parent_id = row_id
         histories[slot] = KeyHistory(
-            row.id, seq, payload_hash, state, history.acknowledged_id if history else None
+            row_id, seq, payload_hash, state, history.acknowledged_id if history else None
         )
         result.rows_created += 1
         created_any = True
