@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
@@ -169,36 +169,50 @@ class Outcome:
     next_attempt_at: datetime | None = None
 
 
+_RECORD_OUTCOME = (
+    update(OutboxRow)
+    .where(
+        OutboxRow.id == bindparam("row_id"),
+        OutboxRow.lease_owner == bindparam("owner"),
+        OutboxRow.state == states.IN_FLIGHT,
+    )
+    .values(
+        state=bindparam("new_state"),
+        attempts=OutboxRow.attempts + bindparam("add_attempts"),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("now"),
+        next_attempt_at=bindparam("next_at"),
+        last_error=bindparam("error"),
+        response=func.coalesce(bindparam("new_response"), OutboxRow.response),
+        acknowledged_at=bindparam("acked_at"),
+    )
+)
+
+
 def record_outcomes(store: Store, owner: str, outcomes: Sequence[Outcome]) -> int:
-    """Write outcomes for rows this worker still holds; returns how many were recorded."""
+    """Write outcomes for rows this worker still holds (one statement, executed for every row);
+    returns how many were recorded."""
+    if not outcomes:
+        return 0
     now = utcnow()
-    recorded = 0
-    with store.session() as session:
-        for outcome in outcomes:
-            values: dict[str, Any] = {
-                "state": outcome.state,
-                "attempts": OutboxRow.attempts + outcome.attempts,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "updated_at": now,
-                "next_attempt_at": outcome.next_attempt_at,
-                "last_error": outcome.error,
-            }
-            if outcome.response is not None:
-                values["response"] = outcome.response
-            if outcome.state == states.ACKNOWLEDGED:
-                values["acknowledged_at"] = now
-            result = session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == outcome.row_id,
-                    OutboxRow.lease_owner == owner,
-                    OutboxRow.state == states.IN_FLIGHT,
-                )
-                .values(**values)
-            )
-            recorded += result.rowcount or 0
-    return recorded
+    parameters = [
+        {
+            "row_id": outcome.row_id,
+            "owner": owner,
+            "new_state": outcome.state,
+            "add_attempts": outcome.attempts,
+            "now": now,
+            "next_at": outcome.next_attempt_at,
+            "error": outcome.error,
+            "new_response": outcome.response,
+            "acked_at": now if outcome.state == states.ACKNOWLEDGED else None,
+        }
+        for outcome in outcomes
+    ]
+    with store.engine.begin() as connection:
+        result = connection.execute(_RECORD_OUTCOME, parameters)
+        return result.rowcount or 0
 
 
 def release(store: Store, owner: str, row_ids: Sequence[int]) -> None:

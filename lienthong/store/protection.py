@@ -9,6 +9,7 @@ calls (no retry storm), wait ``open_seconds``, then let exactly one call through
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,10 @@ from lienthong.store.models import TargetState
 log = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+#: How long a worker trusts having seen the breaker closed and healthy before reading it again: the
+#: hot path then costs no query, and another worker's "open" reaches this one within this delay.
+CLOSED_CACHE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class TargetGuard:
         self.target = target
         self.policy = breaker
         self.rate = rate
+        self._closed_until = 0.0  # monotonic time until which "closed, no failures" is trusted
         self._ensure_row()
 
     def _ensure_row(self) -> None:
@@ -129,10 +135,20 @@ class TargetGuard:
                 return now + timedelta(seconds=0.5)  # a probe is under way: ask again shortly
             return row.probe_at or now
 
+    def _known_closed(self) -> bool:
+        return time.monotonic() < self._closed_until
+
+    def _remember(self, row: TargetState | None) -> None:
+        healthy = row is not None and row.breaker == CLOSED and not row.failures
+        self._closed_until = time.monotonic() + CLOSED_CACHE_SECONDS if healthy else 0.0
+
     def permit(self, owner: str) -> Permit:
         if self.rate is None:
+            if self._known_closed():
+                return Permit(True)
             with self.store.session() as session:  # the common case: one read, no lock
                 row = session.get(TargetState, self.target)
+                self._remember(row)
                 if row is not None and row.breaker == CLOSED:
                     return Permit(True)
         with self._transaction() as session:
@@ -167,9 +183,12 @@ class TargetGuard:
             return Permit(True, probe=probe)
 
     def succeeded(self) -> None:
+        if self._known_closed():
+            return
         with self.store.session() as session:  # nothing to write in the common case
             row = session.get(TargetState, self.target)
             if row is not None and row.breaker == CLOSED and not row.failures:
+                self._remember(row)
                 return
         with self._transaction() as session:
             row = self._row(session)
@@ -186,6 +205,7 @@ class TargetGuard:
 
     def failed(self, error: str) -> bool:
         """Count a failed call; True when this failure opened the breaker."""
+        self._closed_until = 0.0
         with self._transaction() as session:
             row = self._row(session)
             now = utcnow()
