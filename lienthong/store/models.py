@@ -15,6 +15,11 @@ from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+#: The live outbox states, as the partial index ``ix_outbox_live`` and the claim query both spell it
+#: (SQLite matches a partial index's predicate textually).
+LIVE_PREDICATE = "state IN ('pending', 'retry_scheduled', 'in_flight')"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -112,8 +117,8 @@ class OutboxRow(Base):
             "target",
             "operation",
             "id",
-            postgresql_where=text("state IN ('pending', 'retry_scheduled', 'in_flight')"),
-            sqlite_where=text("state IN ('pending', 'retry_scheduled', 'in_flight')"),
+            postgresql_where=text(LIVE_PREDICATE),
+            sqlite_where=text(LIVE_PREDICATE),
         ),
     )
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.store.db import Store
-from lienthong.store.models import OutboxRow
+from lienthong.store.models import LIVE_PREDICATE, OutboxRow
 from lienthong.workers import holder_is_dead
 
 
@@ -85,7 +85,9 @@ def claimable_condition(now: datetime):  # type: ignore[no-untyped-def]
     the batch size, instead of sorting every live row on each claim."""
     older = aliased(OutboxRow)
     return and_(
-        OutboxRow.state.in_(states.LIVE_STATES),
+        # Literally the predicate of the partial index ix_outbox_live: SQLite uses a partial index
+        # only for a term written the same way with constants (a bound IN list does not match).
+        text(f"outbox.{LIVE_PREDICATE}"),
         or_(OutboxRow.state != states.RETRY_SCHEDULED, OutboxRow.next_attempt_at <= now),
         or_(OutboxRow.state != states.IN_FLIGHT, OutboxRow.lease_expires_at < now),
         ~exists().where(
