@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
 #: The live outbox states, as the partial index ``ix_outbox_live`` and the claim query both spell it
 #: (SQLite matches a partial index's predicate textually).
 LIVE_PREDICATE = "state IN ('pending', 'retry_scheduled', 'in_flight')"

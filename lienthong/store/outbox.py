@@ -12,12 +12,13 @@ Rules that hold here, whatever calls them (DESIGN.md "Deliver"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
@@ -79,11 +80,16 @@ def supersede_older(session: Session, target: str, operation: str, record_key: s
     return result.rowcount or 0
 
 
-def claimable_condition(now: datetime):  # type: ignore[no-untyped-def]
+#: The older versions of the same key, and the parent row (outer-joined: an index lookup per
+#: candidate; an ``OR EXISTS`` there made PostgreSQL hash every acknowledged row on each claim).
+OLDER = aliased(OutboxRow, name="older")
+PARENT = aliased(OutboxRow, name="parent")
+
+
+def claimable_condition(now: Any):  # type: ignore[no-untyped-def]
     """Live, due, first of its key, parent acknowledged.  Written as a conjunction over the live
     states so that the planner walks the partial index ``ix_outbox_live`` in id order and stops at
     the batch size, instead of sorting every live row on each claim."""
-    older = aliased(OutboxRow)
     return and_(
         # Literally the predicate of the partial index ix_outbox_live: SQLite uses a partial index
         # only for a term written the same way with constants (a bound IN list does not match).
@@ -91,19 +97,48 @@ def claimable_condition(now: datetime):  # type: ignore[no-untyped-def]
         or_(OutboxRow.state != states.RETRY_SCHEDULED, OutboxRow.next_attempt_at <= now),
         or_(OutboxRow.state != states.IN_FLIGHT, OutboxRow.lease_expires_at < now),
         ~exists().where(
-            older.target == OutboxRow.target,
-            older.operation == OutboxRow.operation,
-            older.record_key == OutboxRow.record_key,
-            older.seq < OutboxRow.seq,
-            older.state.in_(states.LIVE_STATES),
+            OLDER.target == OutboxRow.target,
+            OLDER.operation == OutboxRow.operation,
+            OLDER.record_key == OutboxRow.record_key,
+            OLDER.seq < OutboxRow.seq,
+            OLDER.state.in_(states.LIVE_STATES),
         ),
         or_(OutboxRow.parent_id.is_(None), PARENT.state == states.ACKNOWLEDGED),
     )
 
 
-#: The parent row, outer-joined by the claim (an index lookup per candidate; an ``OR EXISTS`` here
-#: made PostgreSQL hash every acknowledged row on each claim).
-PARENT = aliased(OutboxRow, name="parent")
+@functools.cache
+def _claim_statement(postgres: bool, by_route: bool):  # type: ignore[no-untyped-def]
+    """Built once: a claim is the hot path of delivery, and building the statement (aliases, cache
+    key) cost more than running it."""
+    query = (
+        select(OutboxRow)
+        .outerjoin(PARENT, PARENT.id == OutboxRow.parent_id)
+        .where(
+            OutboxRow.target == bindparam("target"),
+            OutboxRow.operation == bindparam("operation"),
+            claimable_condition(bindparam("now")),
+        )
+        .order_by(OutboxRow.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if by_route:
+        query = query.where(OutboxRow.route == bindparam("route"))
+    if postgres:
+        query = query.with_for_update(skip_locked=True, of=OutboxRow)
+    return query
+
+
+_TAKE = (
+    update(OutboxRow)
+    .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state=states.IN_FLIGHT,
+        lease_owner=bindparam("owner"),
+        lease_expires_at=bindparam("expires"),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def claim(
@@ -117,27 +152,27 @@ def claim(
 ) -> list[OutboxRow]:
     """Take up to ``max_items`` items' worth of deliverable rows, oldest first, under a lease."""
     now = utcnow()
-    query = (
-        select(OutboxRow)
-        .outerjoin(PARENT, PARENT.id == OutboxRow.parent_id)
-        .where(OutboxRow.target == target, OutboxRow.operation == operation, claimable_condition(now))
-        .order_by(OutboxRow.id)
-        .limit(max(1, max_items))
-    )
-    if route:
-        query = query.where(OutboxRow.route == route)
+    query = _claim_statement(store.is_postgres, route is not None)
+    params = {"target": target, "operation": operation, "now": now, "limit": max(1, max_items)}
+    if route is not None:
+        params["route"] = route
     if store.is_postgres:
-        query = query.with_for_update(skip_locked=True, of=OutboxRow)
-        return _claim_in_transaction(store, query, owner, max_items, now, lease_seconds)
+        return _claim_in_transaction(store, query, params, owner, max_items, now, lease_seconds)
     with store.claim_lock:
-        return _claim_in_transaction(store, query, owner, max_items, now, lease_seconds)
+        return _claim_in_transaction(store, query, params, owner, max_items, now, lease_seconds)
 
 
 def _claim_in_transaction(
-    store: Store, query: Any, owner: str, max_items: int, now: datetime, lease_seconds: float
+    store: Store,
+    query: Any,
+    params: dict[str, Any],
+    owner: str,
+    max_items: int,
+    now: datetime,
+    lease_seconds: float,
 ) -> list[OutboxRow]:
     with store.session() as session:
-        candidates = list(session.execute(query).scalars())
+        candidates = list(session.execute(query, params).scalars())
         taken: list[OutboxRow] = []
         items = 0
         for row in candidates:
@@ -148,14 +183,17 @@ def _claim_in_transaction(
         if not taken:
             return []
         expires = now + timedelta(seconds=lease_seconds)
+        session.expunge_all()
+        session.execute(
+            _TAKE, {"ids": [row.id for row in taken], "owner": owner, "expires": expires, "now": now}
+        )
         for row in taken:
-            row.state = states.IN_FLIGHT
-            row.lease_owner = owner
-            row.lease_expires_at = expires
-            row.updated_at = now
-        session.flush()
-        for row in taken:
-            session.expunge(row)
+            row.state, row.lease_owner, row.lease_expires_at, row.updated_at = (
+                states.IN_FLIGHT,
+                owner,
+                expires,
+                now,
+            )
         return taken
 
 
