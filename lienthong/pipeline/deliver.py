@@ -192,7 +192,13 @@ class Deliverer:
         target = self.targets[target_name]
         policy = self.policy(target_name)
         guard = self.guards[target_name]
-        updates = self._acknowledged_keys(target_name, operation, [row.record_key for row in rows])
+        op_spec = target.operation(operation)
+        # Create-or-update is only a question for operations that have the two modes.
+        updates = (
+            self._acknowledged_keys(target_name, operation, [row.record_key for row in rows])
+            if op_spec.create or op_spec.update
+            else set()
+        )
         pending = {
             row.id: Delivery(row.id, row.record_key, json.loads(row.payload), row.record_key in updates)
             for row in rows
@@ -342,16 +348,15 @@ class Deliverer:
         )
 
     def _acknowledged_keys(self, target: str, operation: str, keys: list[str]) -> set[str]:
-        """Keys of which the target already acknowledged a version: those are sent as updates."""
+        """Keys of which the target already acknowledged a version: those are sent as updates.
+        Filtered by state in Python so that the query stays on ``ix_outbox_key`` (with a state term
+        SQLite picked the claim index and walked every acknowledged row of the operation)."""
         with self.store.session() as session:
             found = session.execute(
-                select(OutboxRow.record_key)
-                .where(
+                select(OutboxRow.record_key, OutboxRow.state).where(
                     OutboxRow.target == target,
                     OutboxRow.operation == operation,
                     OutboxRow.record_key.in_(keys),
-                    OutboxRow.state == states.ACKNOWLEDGED,
                 )
-                .distinct()
-            ).scalars()
-            return set(found)
+            ).all()
+            return {key for key, state in found if state == states.ACKNOWLEDGED}

@@ -122,6 +122,8 @@ class TargetGuard:
 
     def blocked_until(self) -> datetime | None:
         """When an open breaker lets a probe through (None: calls may go now)."""
+        if self._known_closed():
+            return None
         with self.store.session() as session:
             row = session.get(TargetState, self.target)
             if row is None or row.breaker == CLOSED:
