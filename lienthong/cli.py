@@ -121,6 +121,28 @@ def run(
 
 @main.command()
 @click.argument("route")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (for scripts).")
+@click.option(
+    "--concurrency", default=4, show_default=True, help="Delivery workers (threads) per target operation."
+)
+@click.option("--wait-for-retries", default=30.0, show_default=True)
+@click.pass_context
+def deliver(ctx: click.Context, route: str, as_json: bool, concurrency: int, wait_for_retries: float) -> None:
+    """Deliver ROUTE's outbox (and map what is staged) without pulling: an extra worker for a backlog."""
+    from lienthong.cli_output import print_summary
+
+    summary = gateway_from(ctx).run(
+        route, skip_extract=True, kind="deliver", concurrency=concurrency, wait_for_retries=wait_for_retries
+    )
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        print_summary(console, summary)
+    sys.exit(0 if not summary.checks() else 3)
+
+
+@main.command()
+@click.argument("route")
 @click.option(
     "--since",
     required=True,

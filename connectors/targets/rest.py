@@ -161,7 +161,7 @@ class RestTarget(Target):
         message = (
             _text(self.message_path.search(body)) if self.message_path and isinstance(body, dict) else None
         )
-        items = self.items_path.search(body) if self.items_path and isinstance(body, dict) else None
+        items = self.items_path.search(body) if self.items_path and body is not None else None
         return _Answer(code, message, items if isinstance(items, list) else None, body)
 
     # --- a batch of rows -------------------------------------------------------------------------

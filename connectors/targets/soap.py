@@ -185,12 +185,11 @@ class SoapTarget(Target):
         if path is not None:
             value = path.search(body)
             if str(value) not in {str(v) for v in op.success["in"]}:
-                return ItemResult(
-                    delivery.row_id,
-                    ok=False,
-                    message=f"{self.name}.{operation}: answer {op.success['path']}={value}",
-                    response=kept,
-                )
+                message = f"{self.name}.{operation}: answer {op.success['path']}={value}"
+                reason = jmespath.search(op.success["message"], body) if op.success.get("message") else None
+                if reason:
+                    message += f": {reason}"
+                return ItemResult(delivery.row_id, ok=False, message=message, response=kept)
         return ItemResult(delivery.row_id, ok=True, response=kept)
 
 

@@ -28,6 +28,7 @@ from lienthong.pipeline.transform import TransformResult, outputs_of, transform
 from lienthong.settings import Settings
 from lienthong.store import outbox
 from lienthong.store.db import Store
+from lienthong.store.leases import LeaseHeld
 from lienthong.store.models import Run
 from lienthong.store.staging import staged_count
 from lienthong.workers import default_actor, worker_id
@@ -190,17 +191,22 @@ class Gateway:
             if not skip_extract:
                 source = self.open_source(route)
                 progress.phase("pull", None)
-                extracted = extract(
-                    self.store,
-                    route.name,
-                    compiled,
-                    source,
-                    route.raw["source"]["resource"],
-                    run_id,
-                    worker_id(),
-                    since,
-                    on_page=lambda n, total: progress.advance(n, total),
-                )
+                try:
+                    extracted = extract(
+                        self.store,
+                        route.name,
+                        compiled,
+                        source,
+                        route.raw["source"]["resource"],
+                        run_id,
+                        worker_id(),
+                        since,
+                        on_page=lambda n, total: progress.advance(n, total),
+                    )
+                except LeaseHeld as held:
+                    # Another worker is pulling this route: share the mapping and delivery instead.
+                    log.warning("route %s: not pulling (%s); mapping and delivering only", route.name, held)
+                    extracted.skipped = str(held)
             progress.phase("map", extracted.staged)
             transformed = transform(self.store, route, compiled, specs, run_id, on_chunk=progress.advance)
             if deliver:
