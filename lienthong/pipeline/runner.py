@@ -78,7 +78,7 @@ class RunSummary:
                 f"mapped {t.processed} record versions but only {t.mapped + t.quarantined + t.filtered + t.unchanged} "
                 "ended mapped, quarantined, filtered or unchanged"
             )
-        if self.left_staged and self.error is None:
+        if self.left_staged and self.error is None and not (self.extract.skipped or self.transform.skipped):
             problems.append(f"{self.left_staged} staged record versions were not mapped")
         created = self.transform.rows_created
         if sum(self.rows.values()) != created:
@@ -114,6 +114,7 @@ class RunSummary:
             "tombstones": self.extract.tombstones,
             "watermark": self.extract.watermark,
             "pull_skipped": self.extract.skipped,
+            "map_skipped": self.transform.skipped,
             "quarantine_messages": self.transform.quarantine_messages,
             "delivery_errors": self.deliver.last_errors,
             "breakers": self.deliver.breakers,

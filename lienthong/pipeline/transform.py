@@ -24,10 +24,12 @@ from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.errors import MappingError
 from lienthong.jsoncanon import canonical, digest
+from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
 from lienthong.store.staging import pending_staged
+from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class TransformResult:
     superseded: int = 0
     review: int = 0
     quarantine_messages: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why this run did not map (another process holds the route's mapping)
 
 
 def outputs_of(route, target_specs: dict[str, TargetSpec]) -> list[Output]:  # noqa: ANN001
@@ -87,6 +90,22 @@ def transform(
 ) -> TransformResult:
     result = TransformResult()
     outputs = outputs_of(route, target_specs)
+    # One mapper per route at a time: two processes mapping the same staged versions would both
+    # queue version 1 of a key.  A process that finds the route being mapped only delivers.
+    holder, lease_name = worker_id(), f"transform:{route.name}"
+    try:
+        leases.acquire(store, lease_name, holder, lease_seconds("extract"))
+    except leases.LeaseHeld as held:
+        log.warning("route %s: not mapping (%s); delivering only", route.name, held)
+        result.skipped = str(held)
+        return result
+    try:
+        return _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name)
+    finally:
+        leases.release(store, lease_name, holder)
+
+
+def _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name):  # noqa: ANN001, ANN202
     after_id = 0
     while True:
         chunk = pending_staged(store, route.name, CHUNK, after_id)
@@ -94,6 +113,7 @@ def transform(
             return result
         after_id = chunk[-1].id
         _transform_chunk(store, route.name, compiled, outputs, chunk, run_id, result)
+        leases.renew(store, lease_name, holder, lease_seconds("extract"))
         if on_chunk:
             on_chunk(len(chunk))
 
