@@ -305,7 +305,12 @@ class Deliverer:
             delivery = pending[row_id]
             if row_id in settled:
                 continue
-            held = target.lookup(delivery.record_key)
+            try:
+                held = target.lookup(delivery.record_key)
+            except RetriableError:
+                # Cannot ask now: send it anyway. A create of a dossier the portal already holds is
+                # answered "exists" and resent as an update of the same content: no new effect.
+                continue
             if held is None:
                 continue  # not there: the lost write did not take effect; send it
             if canonical(held) == canonical(delivery.payload):
