@@ -5,10 +5,10 @@ BIN     = $(VENV)/bin
 
 .PHONY: demo test venv lint bench clean
 
-$(BIN)/lienthong: pyproject.toml
+$(BIN)/lienthong: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,airflow]'
 	@touch $@
 
 venv: $(BIN)/lienthong

@@ -133,6 +133,7 @@ class CompiledRoute:
         self._key = compile_path(source.key, "source.key")
         self._id = compile_path(source.id, "source.id")
         self._updated = compile_path(source.updated, "source.updated")
+        self._agency = compile_path(source.agency, "source.agency") if source.agency else None
         self._parse_json = source.parse_json
         self._select: tuple[Condition, ...] = tuple(
             compile_condition(spec, f"select[{i}]", ctx) for i, spec in enumerate(route.select)
@@ -159,6 +160,17 @@ class CompiledRoute:
         """The updated timestamp (``source.updated``) exactly as the source wrote it (the watermark is
         sent back to the same source, in its own format)."""
         return self._required(self._updated, record, "source.updated", "the updated timestamp")
+
+    def agency(self, record: dict[str, Any]) -> str | None:
+        """The agency code (``source.agency``), kept beside the staged record so that reconciliation
+        counts per agency without opening (or decrypting) record bodies; ``None`` when not configured
+        or absent."""
+        if self._agency is None:
+            return None
+        try:
+            return _as_key(self._agency(record))
+        except Fail:
+            return None
 
     def target_key(self, payload: dict[str, Any]) -> str | None:
         """The key the target honours (``target.key``, a JMESPath over the payload)."""

@@ -55,6 +55,7 @@ class SourceSpec:
     updated: str = "updatedDate"
     parse_json: tuple[str, ...] = ()
     page_size: int = 100
+    agency: str | None = None  # path to the agency code: reconciliation per agency
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def _source(value: Any) -> SourceSpec:
     check_keys(
         spec,
         "source",
-        allowed={"connection", "resource", "key", "id", "updated", "parse_json", "page_size"},
+        allowed={"connection", "resource", "key", "id", "updated", "parse_json", "page_size", "agency"},
         required=["connection", "resource", "key"],
     )
     connection = expect_str(spec["connection"], "source.connection")
@@ -211,6 +212,7 @@ def _source(value: Any) -> SourceSpec:
         updated=expect_str(spec.get("updated", "updatedDate"), "source.updated"),
         parse_json=parse_json,
         page_size=expect_int(spec.get("page_size", 100), "source.page_size", minimum=1, maximum=1000),
+        agency=expect_str(spec["agency"], "source.agency") if spec.get("agency") is not None else None,
     )
 
 

@@ -101,6 +101,7 @@ def _pulled(compiled, record: dict) -> PulledRecord:  # noqa: ANN001
         source_id=source_id,
         source_updated=str(record.get("updatedDate") or ""),
         body=record,
+        agency=compiled.agency(record),
     )
 
 

@@ -75,6 +75,7 @@ class StagedRecord(Base):
     record_key: Mapped[str] = mapped_column(String(200), index=True)
     source_id: Mapped[str] = mapped_column(String(100))
     source_updated: Mapped[str] = mapped_column(String(40))
+    agency: Mapped[str | None] = mapped_column(String(50))  # source.agency: reconciliation per agency
     content_hash: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20))  # staged | mapped | quarantined | filtered | unchanged

@@ -26,6 +26,7 @@ class PulledRecord:
     source_id: str
     source_updated: str
     body: dict
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def stage_page(
                     record_key=record.record_key,
                     source_id=record.source_id,
                     source_updated=record.source_updated,
+                    agency=record.agency,
                     content_hash=content_hash,
                     body=body,
                     state=states.STAGED,
