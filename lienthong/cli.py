@@ -190,6 +190,36 @@ def status(ctx: click.Context, as_json: bool) -> None:
         print_status(console, data)
 
 
+@main.command("metrics")
+@click.option(
+    "--format", "fmt", type=click.Choice(["prometheus", "json", "statsd"]), default="prometheus", show_default=True
+)
+@click.option("--window", default=300.0, show_default=True, help="Seconds over which the delivery rate is measured.")
+@click.option("--every", type=float, help="With --format statsd: send again every N seconds until Ctrl-C.")
+@click.pass_context
+def metrics_command(ctx: click.Context, fmt: str, window: float, every: float | None) -> None:
+    """Backlog, oldest live row, dead letters, delivery rate and breaker per target (lienthong.metrics).
+    StatsD goes where Airflow's does: AIRFLOW__METRICS__STATSD_HOST / _PORT, prefix LIENTHONG_METRICS_PREFIX."""
+    import time
+
+    from lienthong import metrics
+
+    store = gateway_from(ctx).store
+    while True:
+        taken = metrics.collect(store, window=window)
+        if fmt == "prometheus":
+            click.echo(metrics.to_prometheus(taken), nl=False)
+        elif fmt == "json":
+            click.echo(json.dumps(taken.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            settings = metrics.StatsdSettings.from_env()
+            sent = metrics.emit_statsd(taken, settings)
+            err_console.print(f"sent {sent} gauges to {settings.host}:{settings.port} ({settings.prefix}.*)")
+        if fmt != "statsd" or not every:
+            return
+        time.sleep(every)
+
+
 from lienthong.cli_commands import dead, demo, mapping, quarantine, replays, simulators  # noqa: E402
 
 main.add_command(quarantine)
@@ -198,6 +228,14 @@ main.add_command(simulators)
 main.add_command(demo)
 main.add_command(dead)
 main.add_command(replays)
+
+from lienthong.cli_audit import audit  # noqa: E402
+
+main.add_command(audit)
+
+from lienthong.cli_report import report  # noqa: E402
+
+main.add_command(report)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from lienthong import states
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.errors import LienthongError
 from lienthong.store.models import OutboxRow, Replay
@@ -98,6 +99,10 @@ def replay(gateway, selection: DeadFilter, actor: str, *, remap: bool = False, n
                 .where(OutboxRow.id == row.id, OutboxRow.state == states.DEAD)
                 .values(**values)
             )
+        mode = "remap" if remap else "resend"
+        audit_hooks.replays(
+            session, gateway.store, rows, kind="dead", mode=mode, replay_id=replay_id, actor=actor, note=note
+        )
     if remap:
         restage(gateway.store, sorted({row.staged_id for row in rows if row.staged_id is not None}))
     routes = sorted({row.route for row in rows})

@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import select, update
 
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.store.models import QuarantineEntry, Replay
 from lienthong.store.staging import restage
@@ -31,22 +32,27 @@ def replay(gateway, entry_ids: list[int], route: str | None, actor: str | None =
                 raise LienthongError(
                     f"no open quarantine entr{'y' if len(missing) == 1 else 'ies'} {missing}"
                 )
+        replay_id = None
         if entries:
-            session.add(
-                Replay(
-                    kind="quarantine",
-                    actor=actor,
-                    requested_at=utcnow(),
-                    route=route,
-                    item_ids=json.dumps([e.id for e in entries]),
-                    count=len(entries),
-                    mode="remap",
-                )
+            record = Replay(
+                kind="quarantine",
+                actor=actor,
+                requested_at=utcnow(),
+                route=route,
+                item_ids=json.dumps([e.id for e in entries]),
+                count=len(entries),
+                mode="remap",
             )
+            session.add(record)
+            session.flush()
+            replay_id = record.id
         session.execute(
             update(QuarantineEntry)
             .where(QuarantineEntry.id.in_([e.id for e in entries]))
             .values(state="replayed", resolved_at=utcnow())
+        )
+        audit_hooks.replays(  # last: the ledger's head lock is taken last
+            session, gateway.store, entries, kind="quarantine", mode="remap", replay_id=replay_id, actor=actor
         )
     restage(gateway.store, [e.staged_id for e in entries])
     routes = sorted({e.route for e in entries})

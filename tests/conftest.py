@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """The log scan (tests/logscan.py): every log record, printed text and CLI output of the session is
+    scanned for CCCD numbers, phone numbers and secrets; a hit fails the run.  LIENTHONG_LOGSCAN=0: off."""
+    if os.environ.get("LIENTHONG_LOGSCAN", "1") != "0":
+        from lienthong.settings import PACKAGE_ROOT
+        from tests.logscan import LogScanPlugin
+
+        artifacts = os.environ.get("LIENTHONG_TEST_ARTIFACTS") or PACKAGE_ROOT / "test-artifacts"
+        config.pluginmanager.register(LogScanPlugin(Path(artifacts)), "lienthong-logscan")
+
 
 PG_ADMIN_URL = os.environ.get("LIENTHONG_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 

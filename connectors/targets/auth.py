@@ -17,7 +17,7 @@ import requests
 from connectors.http import retry_after_seconds
 from connectors.targets.templates import render
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, FatalError, RetriableError
+from lienthong.errors import ConfigError, CredentialsRefused, RetriableError
 
 AUTH_TYPES = ("none", "basic", "bearer", "session_login")
 SESSION_KEYS = {"type", "method", "path", "headers", "json", "token", "success", "expired"}
@@ -156,7 +156,9 @@ class SessionLoginAuth(Auth):
         token = self._token_path.search(body) if isinstance(body, dict) else None
         if not ok or not token:
             message = body.get("message") if isinstance(body, dict) else None
-            raise FatalError(
+            # Refused credentials are the operator's to fix, not the records' fault: the rows stay
+            # pending (CredentialsRefused), never dead.
+            raise CredentialsRefused(
                 f"{self.target}: login refused for user {self.connection.login!r}"
                 + (f": {message}" if message else f" (HTTP {answer.status_code})"),
                 target=self.target,

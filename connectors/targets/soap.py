@@ -34,6 +34,9 @@ from lienthong.connections import Connection
 from lienthong.errors import ConfigError, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
+# zeep's transport logs every HTTP request and answer whole at DEBUG: the WS-Security password and the
+# child's and parents' identity numbers.  Our own debug logs say what was sent, masked; zeep's never do.
+logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
 SOAP_KEYS = {"wsdl", "address", "binding", "wsse", "auth"}
 SAFE_XML = Settings(

@@ -32,6 +32,7 @@ COMMON_KEYS = {
     "verify_tls",
     "breaker",
     "rate_limit",
+    "airflow",  # {pool_slots}: the Airflow pool of its deliver tasks (lienthong.airflow.settings)
 }
 OPERATION_KEYS = {
     "batch_size",  # items per call

@@ -43,7 +43,8 @@ _CRON_PRESETS = {
     "@yearly",
     "@annually",
 }
-_TOP = {"route", "description", "schedule", "source", "select", "target", "fields", "followups"}
+# ``airflow:`` (batch size, retries of the route's DAG) is read by lienthong.airflow.settings.
+_TOP = {"route", "description", "schedule", "source", "select", "target", "fields", "followups", "airflow"}
 
 
 @dataclass(frozen=True)

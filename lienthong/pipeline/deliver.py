@@ -27,6 +27,7 @@ from sqlalchemy import select
 from connectors.retry import RetryPolicy
 from connectors.targets import Delivery, ItemResult, Target
 from lienthong import states
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.errors import CredentialsRefused, FatalError, RetriableError
 from lienthong.jsoncanon import canonical
@@ -76,10 +77,12 @@ class Deliverer:
         concurrency: int = 4,
         on_rows: Callable[[int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        key_range: outbox.KeyRange | None = None,
     ) -> None:
         self.store = store
         self.targets = targets
         self.route = route
+        self.key_range = key_range  # one batch of the route (an Airflow deliver task); None: all of it
         self.concurrency = max(1, concurrency)
         self.on_rows = on_rows
         self.sleep = sleep
@@ -114,7 +117,7 @@ class Deliverer:
             self.sleep(max(0.05, wait))
 
     def _next_due(self, operations: list[tuple[str, str]]) -> datetime | None:
-        candidates = [outbox.next_retry_at(self.store, operations, self.route)]
+        candidates = [outbox.next_retry_at(self.store, operations, self.route, self.key_range)]
         live = outbox.state_counts(self.store, route=self.route)
         if live[states.PENDING]:
             candidates += [self.guards[t].blocked_until() for t in {t for t, _ in operations}]
@@ -153,7 +156,7 @@ class Deliverer:
                 self.sleep(0.2)  # another worker's probe is under way: its answer decides
                 continue
             rows = outbox.claim(
-                self.store, target, operation, owner, batch_size, self.lease_seconds, self.route
+                self.store, target, operation, owner, batch_size, self.lease_seconds, self.route, self.key_range
             )
             if not rows:
                 return
@@ -230,6 +233,7 @@ class Deliverer:
             settled.update((result.row_id, result) for result in results)
 
         outcomes: list[outbox.Outcome]
+        started = time.monotonic()
         try:
             policy.call(attempt, sleep=self.sleep)
             outcomes = [self._outcome(row, settled[row.id], calls, policy) for row in rows]
@@ -264,7 +268,9 @@ class Deliverer:
                 or outbox.Outcome(row.id, states.DEAD, attempts=calls, error=str(exc))
                 for row in rows
             ]
-        outbox.record_outcomes(self.store, owner, outcomes)
+        millis = (time.monotonic() - started) * 1000
+        audit = audit_hooks.DeliveryAudit(self.store, rows, outcomes, owner, calls, millis)  # seals answers
+        outbox.record_outcomes(self.store, owner, outcomes, audit)
         with self._lock:
             self.result.calls += calls
             self.result.items_sent += sum(row.item_count for row in rows)

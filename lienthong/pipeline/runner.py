@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from connectors.motcua import MotcuaSource
 from connectors.targets import Target, TargetSpec, load_spec, open_target
-from lienthong import states
+from lienthong import audit, states
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.connections import get_connection
 from lienthong.errors import ConfigError
@@ -131,6 +132,7 @@ class Gateway:
     def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.store = store or Store(self.settings.database_url)
+        audit.attach(self.store, self.settings)  # the audit's switch, keys and checkpoint file
         self._target_specs: dict[str, TargetSpec] = {}
 
     @property
@@ -242,6 +244,7 @@ class Gateway:
                 error=error,
             )
             self._finish_run(run_id, summary)
+            audit_hooks.after_run(self.store)  # a signed checkpoint of the ledger's head
         return summary
 
     def _start_run(self, route: str, kind: str, actor: str | None) -> int:

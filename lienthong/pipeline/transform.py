@@ -21,6 +21,7 @@ from sqlalchemy import insert, update
 
 from connectors.targets import TargetSpec
 from lienthong import states
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.errors import MappingError
 from lienthong.jsoncanon import canonical, digest
@@ -100,6 +101,7 @@ def transform(
         result.skipped = str(held)
         return result
     try:
+        audit_hooks.mapping_version(store, route.name, compiled.version)
         return _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name)
     finally:
         leases.release(store, lease_name, holder)
@@ -140,6 +142,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             for key, history in key_histories(session, output.target, output.operation, keys).items():
                 histories[(output.target, output.operation, key)] = history
         staged_updates: list[dict[str, Any]] = []
+        queued = audit_hooks.Queued(store)  # what the ledger and the archive record of this chunk
         for staged, verdict, detail in decisions:
             update_values: dict[str, Any] = {
                 "id": staged.id,
@@ -157,7 +160,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
                     result.quarantine_messages.append(str(detail))
             else:
                 created = _enqueue(
-                    session, route_name, staged, version, detail, outputs, histories, run_id, now, result
+                    session, route_name, staged, version, detail, outputs, histories, run_id, now, result, queued
                 )
                 update_values["state"] = states.MAPPED if created else states.UNCHANGED
                 if created:
@@ -168,6 +171,8 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
         if staged_updates:
             # One executemany by primary key, instead of loading and flushing each row.
             session.execute(update(StagedRecord), staged_updates)
+        main = (outputs[0].target, outputs[0].operation)
+        audit_hooks.transformed(session, store, route_name, version, decisions, queued, main)  # last
 
 
 def _output_key(mapped) -> str:  # noqa: ANN001
@@ -191,7 +196,7 @@ def _quarantine(session, route_name, staged, version, error: MappingError, now) 
     log.info("quarantined: %s", error)
 
 
-def _enqueue(session, route_name, staged, version, mapped, outputs, histories, run_id, now, result) -> bool:  # noqa: ANN001
+def _enqueue(session, route_name, staged, version, mapped, outputs, histories, run_id, now, result, queued) -> bool:  # noqa: ANN001, E501
     """Queue every output of a mapped record whose payload changed; True if any row was created."""
     key = _output_key(mapped)
     created_any = False
@@ -241,7 +246,7 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
             operation=output.operation,
             record_key=key,
             seq=seq,
-            payload=text,
+            payload=queued.seal(text),  # personal data: sealed at rest
             payload_hash=payload_hash,
             item_count=len(payload) if output.items_per_row and isinstance(payload, list) else 1,
             mapping_version=version,
@@ -256,6 +261,7 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
             run_id=run_id,
         )
         row_id = session.execute(insert(OutboxRow).returning(OutboxRow.id), values).scalar_one()
+        queued.add(staged.id, values, row_id)
         if output.name == "main":
             parent_id = row_id
         histories[slot] = KeyHistory(

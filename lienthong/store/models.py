@@ -11,8 +11,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lienthong.audit.sealing import SealedText  # encrypted at rest, opened on read (lienthong/audit)
 
 #: The live outbox states, as the partial index ``ix_outbox_live`` and the claim query both spell it
 #: (SQLite matches a partial index's predicate textually).
@@ -77,7 +90,7 @@ class StagedRecord(Base):
     source_updated: Mapped[str] = mapped_column(String(40))
     agency: Mapped[str | None] = mapped_column(String(50))  # source.agency: reconciliation per agency
     content_hash: Mapped[str] = mapped_column(String(80))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(SealedText)
     state: Mapped[str] = mapped_column(String(20))  # staged | mapped | quarantined | filtered | unchanged
     state_reason: Mapped[str | None] = mapped_column(Text)
     mapping_version: Mapped[str | None] = mapped_column(String(80))
@@ -128,7 +141,7 @@ class OutboxRow(Base):
     operation: Mapped[str] = mapped_column(String(100))
     record_key: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(Integer)  # version number per (target, operation, record_key)
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(SealedText)
     payload_hash: Mapped[str] = mapped_column(String(80))
     item_count: Mapped[int] = mapped_column(Integer, default=1)
     mapping_version: Mapped[str] = mapped_column(String(80))
@@ -141,7 +154,7 @@ class OutboxRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(150))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
-    response: Mapped[str | None] = mapped_column(Text)  # JSON summary of the target's answer
+    response: Mapped[str | None] = mapped_column(SealedText)  # JSON summary of the target's answer
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -194,3 +207,86 @@ class Replay(Base):
     count: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(20))  # resend | remap
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- audit (lienthong/audit): the ledger, its head, the payload archive, checkpoints, verifications ---
+
+
+class LedgerEntry(Base):
+    """One event in the life of a record (or of the gateway), hash-chained to the entry before it.
+
+    Codes and digests only: never personal data.  The hash covers the canonical encoding of every
+    column but ``prev_hash``/``hash`` and the previous entry's hash (``lienthong.audit.canonical``)."""
+
+    __tablename__ = "audit_ledger"
+    __table_args__ = (
+        Index("ix_audit_ledger_key", "record_key", "seq"),
+        Index("ix_audit_ledger_event", "event", "route"),
+        Index("ix_audit_ledger_at", "at"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    event: Mapped[str] = mapped_column(String(30))
+    route: Mapped[str | None] = mapped_column(String(100))
+    record_key: Mapped[str | None] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(100))
+    operation: Mapped[str | None] = mapped_column(String(100))
+    mapping_version: Mapped[str | None] = mapped_column(String(80))
+    actor: Mapped[str | None] = mapped_column(String(150))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON: digests, codes, timings
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerHead(Base):
+    """The chain head (one row): appenders lock it, so entries get gapless seqs in one chain."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ArchivedBody(Base):
+    """A request or response body, sealed (zlib + AES-GCM), addressed by the digest of its plain text."""
+
+    __tablename__ = "audit_archive"
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # request | response
+    body: Mapped[str | None] = mapped_column(SealedText)  # None once purged (retention)
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class AuditCheckpoint(Base):
+    """A signed chain head (also appended to the checkpoint file outside the database)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    key_id: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditVerification(Base):
+    """The result of each ``audit verify`` (shown by the status views)."""
+
+    __tablename__ = "audit_verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(150))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    entries: Mapped[int] = mapped_column(Integer)
+    head_seq: Mapped[int] = mapped_column(Integer)
+    checkpoints: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    problem: Mapped[str | None] = mapped_column(Text)

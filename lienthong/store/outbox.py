@@ -13,7 +13,8 @@ Rules that hold here, whatever calls them (DESIGN.md "Deliver"):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +81,39 @@ def supersede_older(session: Session, target: str, operation: str, record_key: s
     return result.rowcount or 0
 
 
+@dataclass(frozen=True)
+class KeyRange:
+    """A half-open range of record keys, ``low <= record_key < high``: one batch of a route's deliveries
+    (Airflow's mapped ``deliver`` tasks).  A record's follow-ups (progress rows) share its key, so they
+    fall in the same range as their parent.  ``None`` leaves a side open: consecutive ranges then cover
+    every key, including keys queued after the ranges were planned.  Keys compare in the database's
+    own order (its collation), the order in which the ranges are planned."""
+
+    low: str | None = None
+    high: str | None = None
+
+    def contains(self, key: str) -> bool:
+        """Python's order; equal to the database's for SQLite and for PostgreSQL's "C" collation."""
+        return (self.low is None or key >= self.low) and (self.high is None or key < self.high)
+
+
+def _range_params(key_range: KeyRange | None) -> dict[str, str]:
+    params = {}
+    if key_range is not None and key_range.low is not None:
+        params["key_low"] = key_range.low
+    if key_range is not None and key_range.high is not None:
+        params["key_high"] = key_range.high
+    return params
+
+
+def _in_range(query, low: bool, high: bool):  # type: ignore[no-untyped-def]
+    if low:
+        query = query.where(OutboxRow.record_key >= bindparam("key_low"))
+    if high:
+        query = query.where(OutboxRow.record_key < bindparam("key_high"))
+    return query
+
+
 #: The older versions of the same key, and the parent row (outer-joined: an index lookup per
 #: candidate; an ``OR EXISTS`` there made PostgreSQL hash every acknowledged row on each claim).
 OLDER = aliased(OutboxRow, name="older")
@@ -108,7 +142,7 @@ def claimable_condition(now: Any):  # type: ignore[no-untyped-def]
 
 
 @functools.cache
-def _claim_statement(postgres: bool, by_route: bool):  # type: ignore[no-untyped-def]
+def _claim_statement(postgres: bool, by_route: bool, low: bool = False, high: bool = False):  # type: ignore[no-untyped-def]
     """Built once: a claim is the hot path of delivery, and building the statement (aliases, cache
     key) cost more than running it."""
     query = (
@@ -124,6 +158,7 @@ def _claim_statement(postgres: bool, by_route: bool):  # type: ignore[no-untyped
     )
     if by_route:
         query = query.where(OutboxRow.route == bindparam("route"))
+    query = _in_range(query, low, high)  # a batch of the route (Airflow); no term at all otherwise
     if postgres:
         query = query.with_for_update(skip_locked=True, of=OutboxRow)
     return query
@@ -149,11 +184,14 @@ def claim(
     max_items: int,
     lease_seconds: float,
     route: str | None = None,
+    key_range: KeyRange | None = None,
 ) -> list[OutboxRow]:
-    """Take up to ``max_items`` items' worth of deliverable rows, oldest first, under a lease."""
+    """Take up to ``max_items`` items' worth of deliverable rows, oldest first, under a lease; with a
+    ``key_range``, only rows whose record key falls in it."""
     now = utcnow()
-    query = _claim_statement(store.is_postgres, route is not None)
-    params = {"target": target, "operation": operation, "now": now, "limit": max(1, max_items)}
+    bounds = _range_params(key_range)
+    query = _claim_statement(store.is_postgres, route is not None, "key_low" in bounds, "key_high" in bounds)
+    params = {"target": target, "operation": operation, "now": now, "limit": max(1, max_items), **bounds}
     if route is not None:
         params["route"] = route
     if store.is_postgres:
@@ -230,9 +268,12 @@ _RECORD_OUTCOME = (
 )
 
 
-def record_outcomes(store: Store, owner: str, outcomes: Sequence[Outcome]) -> int:
+def record_outcomes(
+    store: Store, owner: str, outcomes: Sequence[Outcome], audit: Callable[[Any], None] | None = None
+) -> int:
     """Write outcomes for rows this worker still holds (one statement, executed for every row);
-    returns how many were recorded."""
+    returns how many were recorded.  ``audit`` writes the batch's ledger entries and archived
+    answers in the same transaction (``lienthong.audit.hooks.DeliveryAudit``)."""
     if not outcomes:
         return 0
     now = utcnow()
@@ -250,8 +291,10 @@ def record_outcomes(store: Store, owner: str, outcomes: Sequence[Outcome]) -> in
         }
         for outcome in outcomes
     ]
-    with store.engine.begin() as connection:
+    with getattr(audit, "lock", None) or nullcontext(), store.engine.begin() as connection:
         result = connection.execute(_RECORD_OUTCOME, parameters)
+        if audit is not None:
+            audit(connection)
         return result.rowcount or 0
 
 
@@ -282,7 +325,10 @@ def state_counts(store: Store, route: str | None = None, run_id: int | None = No
 
 
 def next_retry_at(
-    store: Store, targets: Iterable[tuple[str, str]], route: str | None = None
+    store: Store,
+    targets: Iterable[tuple[str, str]],
+    route: str | None = None,
+    key_range: KeyRange | None = None,
 ) -> datetime | None:
     """When the earliest waiting retry of these target operations falls due (None if nothing waits)."""
     conditions = [and_(OutboxRow.target == t, OutboxRow.operation == op) for t, op in targets]
@@ -293,8 +339,10 @@ def next_retry_at(
     )
     if route:
         query = query.where(OutboxRow.route == route)
+    bounds = _range_params(key_range)
+    query = _in_range(query, "key_low" in bounds, "key_high" in bounds)
     with store.session() as session:
-        return session.execute(query).scalar_one_or_none()
+        return session.execute(query, bounds).scalar_one_or_none()
 
 
 def recover_orphans(store: Store) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from lienthong import states
+from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.jsoncanon import canonical, digest
 from lienthong.store.db import Store
@@ -77,7 +78,7 @@ def stage_page(
                     source_updated=record.source_updated,
                     agency=record.agency,
                     content_hash=content_hash,
-                    body=body,
+                    body=audit_hooks.seal(store, body),  # personal data: sealed at rest
                     state=states.STAGED,
                     staged_at=now,
                     run_id=run_id,
@@ -94,6 +95,7 @@ def stage_page(
                 )
             else:
                 existing.source_updated, existing.ids_at_mark, existing.changed_at = mark.updated, ids, now
+        audit_hooks.staged(session, store, route, new_rows)  # last: the ledger's head lock is taken last
     return staged, unchanged
 
 

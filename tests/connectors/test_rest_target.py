@@ -7,7 +7,7 @@ import requests
 
 from connectors.targets import Delivery, open_target
 from lienthong.connections import connection_json
-from lienthong.errors import ConfigError, RetriableError
+from lienthong.errors import ConfigError, CredentialsRefused, RetriableError
 from lienthong.settings import PACKAGE_ROOT
 from simulators.dvcqg import DvcqgApp
 from simulators.server import RunningSimulator
@@ -132,7 +132,7 @@ def test_wrong_credentials_are_a_clear_fatal_error(portal, monkeypatch):
         connection_json(portal.url, "lienthong-demo", "wrong", dstcode="83", madonvi="x"),
     )
     t = open_target("dvcqg", MAPPINGS)
-    with pytest.raises(Exception, match="login refused for user 'lienthong-demo'") as caught:
+    with pytest.raises(CredentialsRefused, match="login refused for user 'lienthong-demo'") as caught:
         t.send("DongBoHoSoMC", [Delivery(1, "k", hoso(11), False)])
     assert "wrong" not in str(caught.value)
 

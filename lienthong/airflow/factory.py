@@ -1,0 +1,96 @@
+"""The DAG factory: one DAG per route file in ``mappings/``, so a new route file is a new DAG, no Python.
+
+    extract ──> transform ──> deliver ×N (mapped over key-range batches) ──> reconcile
+
+Parsing builds graphs only: the route files are read as plain YAML for their name, schedule, target
+and ``airflow:`` block (:mod:`lienthong.airflow.settings`); no mapping is compiled and nothing touches
+the network or a database until a task runs (the engine is imported inside the tasks).
+
+Scheduling follows the engine, not Airflow's intervals: ``extract`` pulls from the route's watermark,
+so a late run catches up by itself — ``catchup=False`` and one active run per route.  Airflow retries
+a whole task (``retries`` of the route, default 2); HTTP retries, the circuit breaker and rate limits
+live in the engine, so a flaky target shows as retried calls inside a succeeded task.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, dag, get_current_context, task
+
+from lienthong.airflow.alerts import on_task_failure
+from lienthong.airflow.settings import RouteDagSettings, read_routes
+
+#: Fixed, in the past, in Vietnam time: cron schedules of the route files are read in local time.
+START_DATE = pendulum.datetime(2025, 1, 1, tz="Asia/Ho_Chi_Minh")
+
+
+def build_route_dag(route: RouteDagSettings) -> DAG:
+    name = route.route
+
+    @dag(
+        dag_id=name,
+        description=route.description or None,
+        schedule=route.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["lienthong", route.target],
+        doc_md=(
+            f"**{name}**: {route.description}\n\nRoute file `{route.path.name}`. extract → transform → "
+            f"deliver (batches of about {route.batch_size} outbox rows, pool `{route.pool}`) → reconcile. "
+            "See docs/airflow.md."
+        ),
+        default_args={
+            "owner": "lienthong",
+            "retries": route.retries,
+            "retry_delay": timedelta(seconds=route.retry_delay_seconds),
+            "on_failure_callback": on_task_failure,
+        },
+    )
+    def route_dag() -> None:
+        @task(task_id="extract")
+        def extract() -> dict[str, Any]:
+            from lienthong.airflow.tasks import extract_step
+
+            dag_run = get_current_context()["dag_run"]
+            return extract_step(name, actor=f"airflow:{dag_run.run_id}")
+
+        @task(task_id="transform")
+        def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
+            from lienthong.airflow.tasks import transform_step
+
+            counts, batches = transform_step(name, extracted["run_id"], route.batch_size)
+            get_current_context()["ti"].xcom_push(key="counts", value=counts)
+            return batches  # the list the deliver tasks are mapped over
+
+        @task(task_id="deliver", pool=route.pool, map_index_template="{{ batch_label }}")
+        def deliver(batch: dict[str, Any]) -> dict[str, Any]:
+            from lienthong.airflow.batches import Batch
+            from lienthong.airflow.tasks import deliver_step
+
+            get_current_context()["batch_label"] = Batch.from_dict(batch).label  # type: ignore[typeddict-unknown-key]
+            return deliver_step(
+                name, batch, wait_for_retries=route.wait_for_retries, concurrency=route.concurrency
+            )
+
+        @task(task_id="reconcile", retries=0)  # a gap is a finding, not a transient failure
+        def reconcile(extracted: dict[str, Any], deliveries: Any) -> dict[str, Any]:
+            from lienthong.airflow.tasks import reconcile_step
+
+            # One slice request for every batch's counts (iterating asks until a 404, logged as an error).
+            return reconcile_step(name, extracted["run_id"], extracted["started_at"], list(deliveries[:]))
+
+        extracted = extract()
+        delivered = deliver.expand(batch=transform(extracted))
+        reconcile(extracted, delivered)
+
+    return route_dag()
+
+
+def build_dags(base: Path | None = None) -> dict[str, DAG]:
+    """Every route's DAG, by DAG id (= route name)."""
+    return {route.route: build_route_dag(route) for route in read_routes(base)}

@@ -1,0 +1,73 @@
+"""The payload archive: request and response bodies, sealed, addressed by the digest of the plain text.
+
+What is archived is what the gateway can show cheaply and exactly for every connector: the rendered
+payload handed to the target (``request``; its digest is the outbox row's ``payload_hash``) and the
+answer summary the connector returns (``response``: the target's codes and kept fields).  The
+transport envelopes (the portal's session wrapper, the SOAP envelope) are generated from those by
+the target file's template and are not archived.
+
+A body stored once is never stored again (``INSERT … ON CONFLICT DO NOTHING`` on the digest), so a
+retried payload costs nothing here.  Retention (``lienthong audit purge``) empties old bodies; the
+digests stay, in the archive and in the ledger, so the chain still verifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from lienthong.audit.sealing import key_id_of
+from lienthong.clock import utcnow
+from lienthong.store.models import ArchivedBody
+
+
+def _statement(postgres: bool):  # type: ignore[no-untyped-def]
+    insert = pg_insert if postgres else sqlite_insert
+    return insert(ArchivedBody).on_conflict_do_nothing(index_elements=["digest"])
+
+
+_STATEMENTS = {True: _statement(True), False: _statement(False)}
+
+
+def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]) -> None:
+    """Archive ``(digest, kind, sealed text)`` triples in the caller's transaction (one statement)."""
+    from lienthong.audit.config import enabled
+
+    if not enabled(store):
+        return
+    now = utcnow()
+    seen: set[str] = set()
+    rows = []
+    for digest, kind, sealed in bodies:
+        if digest in seen:
+            continue
+        seen.add(digest)
+        rows.append(
+            {"digest": digest, "kind": kind, "body": sealed, "key_id": key_id_of(sealed), "created_at": now}
+        )
+    if rows:
+        connection.execute(_STATEMENTS[bool(store.is_postgres)], rows)
+
+
+def get(store: Any, digest: str) -> str | None:
+    """The plain text archived under ``digest`` (None: never archived, or purged)."""
+    with store.session() as session:
+        return session.execute(select(ArchivedBody.body).where(ArchivedBody.digest == digest)).scalar()
+
+
+def get_many(store: Any, digests: Iterable[str]) -> dict[str, str | None]:
+    wanted = sorted({d for d in digests if d})
+    found: dict[str, str | None] = {}
+    with store.session() as session:
+        for start in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(ArchivedBody.digest, ArchivedBody.body).where(
+                    ArchivedBody.digest.in_(wanted[start : start + 500])
+                )
+            ).all()
+            found.update(dict(rows))
+    return found

@@ -1,0 +1,220 @@
+"""Where the engine calls the audit: one small function per step, each writing in the caller's
+transaction, so the pipeline modules need a line or two each and know nothing of chains or keys."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from lienthong.audit import archive, events
+from lienthong.audit.chain import Event, append, append_now
+from lienthong.audit.config import config_for, enabled, seal_for
+from lienthong.jsoncanon import digest
+from lienthong.store.models import LedgerEntry
+from lienthong.workers import worker_id
+
+log = logging.getLogger(__name__)
+
+
+def seal(store: Any, text: str) -> str:
+    """Personal data at rest: staged bodies, outbox payloads and responses are written sealed."""
+    return seal_for(store, text)
+
+
+def staged(session: Any, store: Any, route: str, new_rows: Sequence[Any]) -> None:
+    """``pulled`` for every new staged version (after the insert, to know their ids)."""
+    if not new_rows or not enabled(store):
+        return
+    session.flush()
+    actor = worker_id()
+    append(session, store, [events.pulled(route, row, actor) for row in new_rows])
+
+
+def mapping_version(store: Any, route: str, version: str) -> None:
+    """A ``mapping_change`` entry when the route's mapping version differs from the last recorded."""
+    if not enabled(store):
+        return
+    with store.engine.begin() as connection:
+        last = connection.execute(
+            select(LedgerEntry.mapping_version)
+            .where(LedgerEntry.event == events.MAPPING_CHANGE, LedgerEntry.route == route)
+            .order_by(LedgerEntry.seq.desc())
+            .limit(1)
+        ).scalar()
+        if last == version:
+            return
+        append(
+            connection,
+            store,
+            [
+                Event(
+                    events.MAPPING_CHANGE,
+                    route=route,
+                    mapping_version=version,
+                    actor=worker_id(),
+                    outcome="changed" if last else "first",
+                    detail={"previous": last},
+                )
+            ],
+        )
+
+
+class Queued:
+    """What a transform chunk queued, per staged version: outbox rows and their sealed payloads."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.rows: dict[int, list[dict[str, Any]]] = {}
+        self.bodies: list[tuple[str, str, str]] = []
+
+    def seal(self, text: str) -> str:
+        """Sealed once: the same sealed text goes to the outbox and to the archive."""
+        return seal_for(self.store, text)
+
+    def add(self, staged_id: int, values: dict[str, Any], row_id: int) -> None:
+        self.rows.setdefault(staged_id, []).append(
+            {
+                "row_id": row_id,
+                "target": values["target"],
+                "operation": values["operation"],
+                "version": values["seq"],
+                "payload_digest": values["payload_hash"],
+                "state": values["state"],
+            }
+        )
+        self.bodies.append((values["payload_hash"], "request", values["payload"]))
+
+
+def transformed(
+    session: Any,
+    store: Any,
+    route: str,
+    version: str,
+    decisions: Sequence[tuple[Any, str, Any]],
+    queued: Queued,
+    main_target: tuple[str, str] | None,
+) -> None:
+    """One entry per staged version of the chunk (mapped, quarantined, filtered or unchanged), a
+    ``review`` entry for every row queued straight to review, and the queued payloads archived."""
+    if not enabled(store):
+        return
+    actor = worker_id()
+    entries: list[Event] = []
+    for staged_row, verdict, detail in decisions:
+        if verdict == "quarantined":
+            errors = [{"field": e.field, "rule": e.rule} for e in getattr(detail, "errors", [])]
+            entries.append(events.map_verdict(route, staged_row, verdict, version, actor, errors=errors))
+            continue
+        if verdict == "filtered":
+            entries.append(events.map_verdict(route, staged_row, verdict, version, actor))
+            continue
+        rows = queued.rows.get(staged_row.id)
+        entries.append(
+            events.map_verdict(
+                route,
+                staged_row,
+                "mapped" if rows else "unchanged",
+                version,
+                actor,
+                rows=rows,
+                target=main_target,
+            )
+        )
+        for row in rows or ():
+            if row["state"] == "review":
+                entries.append(
+                    Event(
+                        events.REVIEW,
+                        route=route,
+                        record_key=staged_row.record_key,
+                        target=row["target"],
+                        operation=row["operation"],
+                        mapping_version=version,
+                        actor=actor,
+                        outcome="review",
+                        detail={"row_id": row["row_id"], "version": row["version"]},
+                    )
+                )
+    archive.put_many(session, store, queued.bodies)
+    append(session, store, entries)
+
+
+class DeliveryAudit:
+    """A delivery batch's ledger entries and archived answers, written with its outcomes."""
+
+    def __init__(
+        self, store: Any, rows: Sequence[Any], outcomes: Sequence[Any], owner: str, calls: int, millis: float
+    ):
+        self.store = store
+        self.entries: list[Event] = []
+        self.bodies: list[tuple[str, str, str]] = []
+        #: SQLite: the delivery threads' audited writes queue on the store's process lock (the one its
+        #: claims take) rather than on SQLite's busy handler, which sleeps in steps of milliseconds.
+        self.lock = store.claim_lock if not store.is_postgres and enabled(store) else None
+        by_id = {row.id: row for row in rows}
+        audit_on = enabled(store)
+        for outcome in outcomes:
+            response_digest = None
+            if outcome.response is not None:
+                response_digest = digest(outcome.response)
+                outcome.response = seal_for(store, outcome.response)  # the answer may name the person
+                if audit_on:
+                    self.bodies.append((response_digest, "response", outcome.response))
+            row = by_id.get(outcome.row_id)
+            if row is not None and audit_on:
+                self.entries += events.attempt(
+                    row, outcome, owner, calls=calls, millis=millis, response_digest=response_digest
+                )
+
+    def __call__(self, connection: Any) -> None:
+        archive.put_many(connection, self.store, self.bodies)
+        append(connection, self.store, self.entries)
+
+
+def replays(
+    session: Any,
+    store: Any,
+    items: Sequence[Any],
+    *,
+    kind: str,
+    mode: str,
+    replay_id: int | None,
+    actor: str,
+    note: str | None = None,
+) -> None:
+    append(
+        session,
+        store,
+        [
+            events.replayed(item, kind=kind, mode=mode, replay_id=replay_id, actor=actor, note=note)
+            for item in items
+        ],
+    )
+
+
+def after_run(store: Any) -> None:
+    """A signed checkpoint of the chain head at the end of every run (never fails the run)."""
+    if not enabled(store):
+        return
+    from lienthong.audit.checkpoints import make_checkpoint
+
+    try:
+        make_checkpoint(store, config_for(store))
+    except Exception as exc:  # noqa: BLE001 - the run's own outcome stands; verify will say what is missing
+        log.warning("audit checkpoint not written: %s", type(exc).__name__)
+
+
+__all__ = [
+    "DeliveryAudit",
+    "Queued",
+    "after_run",
+    "append_now",
+    "mapping_version",
+    "replays",
+    "seal",
+    "staged",
+    "transformed",
+]

@@ -1,0 +1,141 @@
+"""Each reconciliation rule on a hand-built store, on SQLite and PostgreSQL (the ``store`` fixture):
+which outbox row decides a version's state, what counts as missing, and what is merely waiting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from lienthong import states
+from lienthong.clock import utcnow
+from lienthong.reconcile import reconcile_interval
+from lienthong.store.models import OutboxRow, Run, StagedRecord
+
+ROUTE = "r"
+
+
+class Builder:
+    def __init__(self, store) -> None:  # noqa: ANN001
+        self.store = store
+        self.now = utcnow()
+        self.n = 0
+
+    def run(self, status: str) -> int:
+        with self.store.session() as session:
+            run = Run(route=ROUTE, kind="run", actor="t", started_at=self.now, status=status, counts="{}")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def version(self, key: str, state: str, *, age: timedelta = timedelta(0), agency: str = "A") -> int:
+        self.n += 1
+        with self.store.session() as session:
+            row = StagedRecord(
+                route=ROUTE,
+                record_key=key,
+                source_id=key,
+                source_updated="x",
+                agency=agency,
+                content_hash=f"h{self.n}",
+                body="{}",
+                state=state,
+                staged_at=self.now - age,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def row(
+        self,
+        staged_id: int,
+        key: str,
+        state: str,
+        *,
+        parent: int | None = None,
+        items: int = 1,
+        attempts: int = 0,
+    ) -> int:
+        self.n += 1
+        with self.store.session() as session:
+            row = OutboxRow(
+                route=ROUTE,
+                target="t",
+                operation="Follow" if parent else "Main",
+                record_key=key,
+                seq=self.n,
+                payload="{}",
+                payload_hash=f"p{self.n}",
+                item_count=items,
+                mapping_version="v",
+                idempotency_key=f"k{self.n}",
+                staged_id=staged_id,
+                parent_id=parent,
+                state=state,
+                attempts=attempts,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+
+def test_each_version_lands_in_exactly_one_state(store):
+    b = Builder(store)
+    b.run("succeeded")
+    b.version("q", states.QUARANTINED)
+    b.version("f", states.FILTERED)
+    b.version("u", states.UNCHANGED)
+    acked = b.version("a", states.MAPPED)
+    b.row(acked, "a", states.ACKNOWLEDGED, attempts=1)
+    # A dead letter replayed with --remap: the dead row became superseded, a newer row was acknowledged.
+    remapped = b.version("remap", states.MAPPED)
+    b.row(remapped, "remap", states.SUPERSEDED, attempts=3)
+    b.row(remapped, "remap", states.ACKNOWLEDGED, attempts=1)
+    # Only the follow-ups changed: the newest follow-up row decides, its items are counted apart.
+    followup_only = b.version("fo", states.MAPPED)
+    b.row(followup_only, "fo", states.RETRY_SCHEDULED, parent=acked, items=7, attempts=1)
+    for state in (states.PENDING, states.IN_FLIGHT, states.DEAD, states.REVIEW, states.SUPERSEDED):
+        staged = b.version(f"k-{state}", states.MAPPED)
+        main = b.row(staged, f"k-{state}", state, attempts=1 if state == states.DEAD else 0)
+        b.row(staged, f"k-{state}", states.PENDING, parent=main, items=3)
+    b.version("old", states.MAPPED, age=timedelta(days=3))  # outside the window below: not counted
+
+    r = reconcile_interval(store, ROUTE, b.now - timedelta(hours=1), None)
+    assert (r.quarantined, r.filtered, r.unchanged) == (1, 1, 1)
+    assert r.acknowledged == 2 and r.dead == 1 and r.review == 1 and r.superseded == 1
+    assert r.pending == 3  # pending, in flight, and the follow-up-only version waiting for a retry
+    assert r.mapped == 8 and r.pulled == 11 and r.partition_total() == 11
+    assert r.delivered == 4  # two acknowledged, the dead one, the follow-up-only row that was tried once
+    assert r.followups == {states.RETRY_SCHEDULED: 7, states.PENDING: 15}
+    assert r.ok and r.gap == 11 - 2 - 1 - 1
+
+
+def test_lost_versions_are_missing_and_named_by_key(store):
+    b = Builder(store)
+    b.run("succeeded")
+    b.version("mapped-without-row", states.MAPPED)
+    b.version("never-mapped", states.STAGED)
+    b.version("odd", "weird-state")
+    b.row(b.version("fine", states.MAPPED), "fine", states.ACKNOWLEDGED)
+
+    r = reconcile_interval(store, ROUTE, None, None)
+    assert r.missing == 3 and not r.ok
+    assert sorted(r.missing_keys) == ["mapped-without-row", "never-mapped", "odd"]
+    assert r.partition_total() == r.pulled == 4
+
+
+def test_a_version_still_staged_while_its_route_runs_is_waiting_not_missing(store):
+    b = Builder(store)
+    b.run("running")
+    b.version("being-mapped", states.STAGED)
+    b.version("mapped-without-row", states.MAPPED)
+
+    r = reconcile_interval(store, ROUTE, None, None)
+    assert r.awaiting_mapping == 1 and r.missing == 1
+    assert r.missing_keys == ["mapped-without-row"]
+    assert r.partition_total() == r.pulled == 2
+
+
+def test_an_empty_interval_is_all_zeros_and_ok(store):
+    r = reconcile_interval(store, "nothing-here", None, None)
+    assert r.pulled == 0 and r.ok and r.gap == 0 and r.partition_total() == 0
