@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from lienthong import states
 from lienthong.clock import utcnow
-from lienthong.reconcile import Reconciliation, missing_record_keys, naive_utc, version_counts
+from lienthong.reconcile import (
+    Reconciliation,
+    counting_session,
+    missing_record_keys,
+    naive_utc,
+    version_counts,
+)
 from lienthong.report.indicators import agency_indicators
 from lienthong.report.model import (
     AgencyIndicators,
@@ -57,7 +63,7 @@ def collect_report(
     start, end = naive_utc(start), naive_utc(end)
     names = AgencyNames(codelist_names(mappings_dir))
     data = ReportData(generated_at=utcnow(), start=start, end=end, routes=[], agency_names={})
-    with store.session() as session:
+    with counting_session(store) as session:
         for route, operation in sorted(routes.items()):
             data.routes.append(_route_data(session, store, route, operation, start, end))
         for route, operation in sorted(routes.items()):

@@ -139,3 +139,22 @@ def test_a_version_still_staged_while_its_route_runs_is_waiting_not_missing(stor
 def test_an_empty_interval_is_all_zeros_and_ok(store):
     r = reconcile_interval(store, "nothing-here", None, None)
     assert r.pulled == 0 and r.ok and r.gap == 0 and r.partition_total() == 0
+
+
+def test_the_report_names_missing_versions_and_is_not_ok(store):
+    from lienthong.report import collect_report
+    from lienthong.report.csvout import render_csv
+    from lienthong.report.html import render_html
+    from lienthong.report.text import render_text
+
+    b = Builder(store)
+    b.run("failed")
+    b.version("000.00.12.H07-250114-0042", states.MAPPED, agency="000.00.12.H07")
+    b.row(b.version("fine", states.MAPPED), "fine", states.ACKNOWLEDGED)
+
+    data = collect_report(store, {ROUTE: "DongBoHoSoMC"})
+    assert not data.ok and data.routes[0].totals.missing_keys == ["000.00.12.H07-250114-0042"]
+    text = render_text(data)
+    assert "MISSING 1" in text and "000.00.12.H07-250114-0042" in text and "RECORDS MISSING" in text
+    assert "record version(s) in no known state" in render_html(data)
+    assert f"route_total,{ROUTE},,,,missing,1" in render_csv(data)

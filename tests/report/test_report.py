@@ -108,9 +108,8 @@ def test_the_cli_writes_each_format_and_exits_0_when_nothing_is_missing(scenario
     runner = CliRunner()
     text = runner.invoke(main, ["report"])
     assert text.exit_code == 0, text.output
-    assert text.output == render_text(report_of(scenario)).replace(
-        text.output.splitlines()[1], text.output.splitlines()[1]
-    )
+    expected = render_text(report_of(scenario)).splitlines()
+    assert text.output.splitlines()[2:] == expected[2:]  # all but the title and the generation time
     assert "route dossier_sync" in text.output and "every record version accounted for" in text.output
     out = tmp_path / "r.csv"
     result = runner.invoke(
