@@ -248,6 +248,7 @@ def reconcile_step(
     """Account for every record version pulled since ``extract`` started.  Dead letters are reported
     (and alerted) but fail nothing; records in no known state fail the task, which alerts."""
     from lienthong.airflow.alerts import send_alert
+    from lienthong.audit import hooks as audit_hooks
     from lienthong.reconcile import reconcile_interval
 
     gateway = gateway or open_gateway()
@@ -284,6 +285,8 @@ def reconcile_step(
             f"no known state (first keys: {', '.join(rec.missing_keys)})"
         )
         _set_run(gateway, run_id, "failed", counts=report, error=message)
+        audit_hooks.after_run(gateway.store)
         raise ReconciliationGap(message)
     _set_run(gateway, run_id, "succeeded", counts=report)
+    audit_hooks.after_run(gateway.store)  # a signed checkpoint of the ledger's head, as `lienthong run`
     return report

@@ -75,6 +75,9 @@ def data_dir_for(store, settings) -> Path:  # noqa: ANN001
 def attach(store, settings) -> AuditConfig:  # noqa: ANN001
     config = AuditConfig(enabled=switch_on(), data_dir=data_dir_for(store, settings))
     store.audit_config = config
+    # Loaded now, not at the first seal: reading a sealed column opens it with the key it names, and
+    # that key must come from this store's ring (its directory), even in a process that only reads.
+    config.keyring  # noqa: B018
     return config
 
 

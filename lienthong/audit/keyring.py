@@ -119,15 +119,16 @@ def load(keys_dir: Path, environ: dict[str, str] | None = None) -> Keyring:
 
 def key_for(key_id: str) -> bytes:
     key = _known.get(key_id)
-    if key is None:
-        # A reader that never loaded a ring (a Store opened without a Gateway): load the default one.
-        from lienthong.settings import Settings
-
-        load(Settings.from_env().data_dir / "keys")
+    if key is None and os.environ.get(ENV_KEYS):
+        # A reader that never loaded a ring (a Store opened without a Gateway): the configured one.
+        # Never a generated default here: a reader must not invent a key it cannot have sealed with.
+        load(Path("."))
         key = _known.get(key_id)
     if key is None:
         raise KeyringError(
-            f"archive key {key_id!r} is not in the key ring ({ENV_KEYS}); add it (after the current key)"
+            f"archive key {key_id!r} is not in this process's key ring: every process that shares a store "
+            f"(several workers, Airflow workers, another machine) needs the same {ENV_KEYS}; after a "
+            "rotation, keep the old key in the list (after the current one)"
         )
     return key
 

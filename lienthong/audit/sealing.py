@@ -49,8 +49,9 @@ def open_text(value: str) -> str:
         return value
     key_id, _, encoded = value[len(PREFIX) :].partition(":")
     raw = base64.b64decode(encoded)
+    key = keyring.key_for(key_id)  # outside the try: a missing key has its own message
     try:
-        data = AESGCM(keyring.key_for(key_id)).decrypt(raw[:12], raw[12:], key_id.encode())
+        data = AESGCM(key).decrypt(raw[:12], raw[12:], key_id.encode())
     except Exception as exc:  # InvalidTag: wrong key or altered bytes
         raise keyring.KeyringError(
             f"sealed value under key {key_id!r} does not decrypt (altered, or wrong key)"

@@ -57,6 +57,18 @@ def test_dossier_sync_dag_delivers_every_dossier_and_its_progress_once(airflow_d
     )
     assert run["deliveries"]["batches"] == len(deliver_tasks)
 
+    # The run ended with a signed checkpoint of the ledger's head, and the ledger verifies.
+    from lienthong.audit.checkpoints import from_table
+    from lienthong.audit.verify import verify_ledger
+    from lienthong.store import Store
+
+    store = Store(url)
+    try:
+        assert len(from_table(store)) == 1
+        assert verify_ledger(store).ok
+    finally:
+        store.dispose()
+
 
 def test_catalogue_sync_dag_publishes_the_online_services(airflow_db, cluster, route_env):
     dag_run, tis = run_dag("catalogue_sync")

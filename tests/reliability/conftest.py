@@ -20,11 +20,18 @@ from typing import Any
 import pytest
 import yaml
 
+from lienthong.audit.keyring import ENV_KEYS, new_key_line
 from lienthong.settings import PACKAGE_ROOT
 
 MAPPINGS = PACKAGE_ROOT / "mappings"
 BIN = Path(sys.executable).parent
 LIENTHONG = BIN / "lienthong"
+
+@pytest.fixture(autouse=True)
+def shared_archive_keys(monkeypatch):
+    """One archive key ring for the test process and every worker it starts (as in production)."""
+    monkeypatch.setenv(ENV_KEYS, new_key_line())
+
 
 #: nodeid → figures, filled by the ``figures`` fixture, printed by ``pytest_terminal_summary``.
 FIGURES: dict[str, dict[str, Any]] = {}
@@ -103,6 +110,8 @@ def worker_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "LIENTHONG_"))}
     env.update(connections)
+    # Processes sharing one store share its archive key ring (each would otherwise generate its own).
+    env[ENV_KEYS] = os.environ[ENV_KEYS]
     env.update(
         {
             "LIENTHONG_DATABASE_URL": store_url,
