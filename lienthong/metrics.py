@@ -26,6 +26,7 @@ from sqlalchemy import case, func, or_, select
 
 from lienthong import states
 from lienthong.clock import utcnow
+from lienthong.errors import ConfigError
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, TargetState
 
@@ -144,6 +145,16 @@ class StatsdSettings:
         )
 
 
+def _optional(module: str) -> Any:
+    """The StatsD and Prometheus clients come with the ``airflow`` extra; say so if they are missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"metrics need the {module} package: pip install -e '.[airflow]'") from None
+
+
 def _stat_name(value: str) -> str:
     """A target name as one StatsD path segment (no dots, colons, pipes or spaces)."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", value)
@@ -170,7 +181,7 @@ def statsd_gauges(metrics: GatewayMetrics) -> dict[str, float]:
 def emit_statsd(metrics: GatewayMetrics, settings: StatsdSettings | None = None, client: Any = None) -> int:
     """Send every gauge (batched into few UDP packets); returns how many were sent."""
     if client is None:
-        import statsd
+        statsd = _optional("statsd")
 
         settings = settings or StatsdSettings.from_env()
         client = statsd.StatsClient(settings.host, settings.port, prefix=settings.prefix)
@@ -184,6 +195,7 @@ def emit_statsd(metrics: GatewayMetrics, settings: StatsdSettings | None = None,
 # --- Prometheus ---------------------------------------------------------------------------------------
 def to_prometheus(metrics: GatewayMetrics) -> str:
     """The text exposition format (``prometheus_client``), for a scrape endpoint."""
+    _optional("prometheus_client")
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import GaugeMetricFamily
 

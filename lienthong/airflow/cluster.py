@@ -286,6 +286,14 @@ class Cluster:
         with psycopg.connect(f"{self.config.pg_url}/postgres", autocommit=True) as conn:
             for name in (self.config.airflow_db, self.config.store_db):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        client = redis.Redis.from_url(self.config.redis_url)
+        try:  # the cluster's Celery queue and kombu's bindings for it (one set per queue name)
+            queue = self.config.name
+            client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        finally:
+            client.close()
 
     def _run(self, argv: list[str], env: dict[str, str]) -> None:
         log = self.logs / "setup.log"

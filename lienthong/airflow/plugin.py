@@ -26,8 +26,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from lienthong.clock import utcnow
 
@@ -153,6 +154,17 @@ def create_app(
         description="Outbox backlog, dead letters, reconciliation, ledger verification, metrics.",
         dependencies=[Depends(authenticate)],
     )
+
+    @app.exception_handler(DBAPIError)
+    async def store_unavailable(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # The driver's message may carry the URL or a statement's values: log the kind only.
+        log.error(
+            "gateway store unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__
+        )
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "gateway store not reachable or not migrated (see the API server log)"},
+        )
 
     @app.get("/status")
     def status() -> dict[str, Any]:
