@@ -20,10 +20,10 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check lienthong connectors simulators tests bench
+	$(BIN)/ruff check lienthong connectors simulators tests bench dags plugins
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .lienthong .pytest_cache test-artifacts
