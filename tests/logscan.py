@@ -219,6 +219,7 @@ class LogScanPlugin:
         self._old_level = logging.WARNING
         self._old_invoke = None
         self._hits_reported = 0
+        self._worker_texts = 0  # texts the xdist workers scanned (from their reports)
 
     # --- session ---------------------------------------------------------------------------------
     def pytest_sessionstart(self, session) -> None:  # noqa: ANN001
@@ -283,6 +284,7 @@ class LogScanPlugin:
             text = part.read_text(encoding="utf-8")
             report += f"\n--- {part.name}\n{text}"
             self._hits_reported += int(re.search(r"^hits: (\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
+            self._worker_texts += int(re.search(r"^texts scanned: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
             part.unlink()
         self._hits_reported += len(self.scanner.hits)
         (self.artifacts / "log-scan.txt").write_text(report, encoding="utf-8")
@@ -302,7 +304,8 @@ class LogScanPlugin:
             terminalreporter.line(f"{self._hits_reported} hit(s); full report: {path}")
         else:
             terminalreporter.line(
-                f"log scan: no personal data or secrets in {self.scanner.texts} texts ({path})"
+                f"log scan: no personal data or secrets in {self.scanner.texts + self._worker_texts} texts "
+                f"({path})"
             )
 
 

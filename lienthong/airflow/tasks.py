@@ -76,32 +76,12 @@ def _failed(gateway: Gateway, run_id: int, task: str, exc: BaseException) -> Non
 # --- extract ------------------------------------------------------------------------------------
 def extract_step(route_name: str, actor: str = "airflow", gateway: Gateway | None = None) -> dict[str, Any]:
     """Pull what changed since the route's watermark and stage it (the watermark moves per page)."""
-    from lienthong.pipeline.extract import ExtractResult, extract
-    from lienthong.store.leases import LeaseHeld
-    from lienthong.workers import worker_id
-
     gateway = gateway or open_gateway()
     started = utcnow()
     run_id = _start_run(gateway, route_name, actor)
     try:
         route = gateway.route(route_name)
-        compiled = route.compile()
-        source = gateway.open_source(route)
-        try:
-            result = extract(
-                gateway.store,
-                route.name,
-                compiled,
-                source,
-                route.raw["source"]["resource"],
-                run_id,
-                worker_id(),
-            )
-        except LeaseHeld as held:
-            log.warning("route %s: not pulling (%s); mapping and delivering only", route.name, held)
-            result = ExtractResult(skipped=str(held))
-        finally:
-            source.close()
+        result = gateway.pull(route, route.compile(), run_id)
     except Exception as exc:
         _failed(gateway, run_id, "extract", exc)
         raise

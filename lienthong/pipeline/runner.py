@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,6 +165,35 @@ class Gateway:
         source = route.raw["source"]
         return MotcuaSource(get_connection(source["connection"]), page_size=int(source.get("page_size", 100)))
 
+    def pull(
+        self,
+        route: Any,
+        compiled: Any,
+        run_id: int,
+        since: str | None = None,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ) -> ExtractResult:
+        """The extract phase of one run.  When another worker holds the route's pull, this one does
+        not wait: it shares the mapping and delivery instead (the result says why it did not pull)."""
+        source = self.open_source(route)
+        try:
+            return extract(
+                self.store,
+                route.name,
+                compiled,
+                source,
+                route.raw["source"]["resource"],
+                run_id,
+                worker_id(),
+                since,
+                on_page=on_page,
+            )
+        except LeaseHeld as held:
+            log.warning("route %s: not pulling (%s); mapping and delivering only", route.name, held)
+            return ExtractResult(skipped=str(held))
+        finally:
+            source.close()
+
     def run(
         self,
         route_name: str,
@@ -189,27 +219,12 @@ class Gateway:
         extracted, transformed, delivered = ExtractResult(), TransformResult(), DeliverResult()
         error: str | None = None
         targets: dict[str, Target] = {}
-        source = None
         try:
             if not skip_extract:
-                source = self.open_source(route)
                 progress.phase("pull", None)
-                try:
-                    extracted = extract(
-                        self.store,
-                        route.name,
-                        compiled,
-                        source,
-                        route.raw["source"]["resource"],
-                        run_id,
-                        worker_id(),
-                        since,
-                        on_page=lambda n, total: progress.advance(n, total),
-                    )
-                except LeaseHeld as held:
-                    # Another worker is pulling this route: share the mapping and delivery instead.
-                    log.warning("route %s: not pulling (%s); mapping and delivering only", route.name, held)
-                    extracted.skipped = str(held)
+                extracted = self.pull(
+                    route, compiled, run_id, since, on_page=lambda n, total: progress.advance(n, total)
+                )
             progress.phase("map", extracted.staged)
             transformed = transform(self.store, route, compiled, specs, run_id, on_chunk=progress.advance)
             if deliver:
@@ -227,8 +242,6 @@ class Gateway:
         finally:
             for target in targets.values():
                 target.close()
-            if source is not None:
-                source.close()
             summary = RunSummary(
                 route=route.name,
                 run_id=run_id,
