@@ -81,6 +81,10 @@ def outputs_of(route, target_specs: dict[str, TargetSpec]) -> list[Output]:  # n
     return outputs
 
 
+#: A transform that queued at least this many outbox rows refreshes the planner's statistics.
+BULK_ROWS = 1000
+
+
 def transform(
     store: Store,
     route,  # noqa: ANN001 - lienthong.mapping.Route
@@ -102,9 +106,12 @@ def transform(
         return result
     try:
         audit_hooks.mapping_version(store, route.name, compiled.version)
-        return _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name)
+        _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name)
     finally:
         leases.release(store, lease_name, holder)
+    if result.rows_created >= BULK_ROWS:
+        store.refresh_statistics("outbox", "staged_records")  # the claims that follow need a fresh plan
+    return result
 
 
 def _transform_all(store, route, compiled, outputs, run_id, on_chunk, result, holder, lease_name):  # noqa: ANN001, ANN202

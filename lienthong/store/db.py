@@ -88,6 +88,18 @@ class Store:
         with self.sessions() as session, session.begin():
             yield session
 
+    def refresh_statistics(self, *tables: str) -> None:
+        """``ANALYZE`` the tables on PostgreSQL (nothing on SQLite).
+
+        Right after a bulk load (a first run, a resync) the planner still believes the outbox is
+        empty and plans the claim as a scan of every live row: measured 0.2 s per claim instead of
+        8 ms on a fresh 10,000-row outbox.  Autovacuum catches up eventually; the delivery that
+        follows the load cannot wait for it."""
+        if not self.is_postgres:
+            return
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE " + ", ".join(tables))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

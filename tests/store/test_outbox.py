@@ -175,3 +175,13 @@ def test_leases_exclude_a_second_holder_until_expiry(store):
     leases.acquire(store, "extract:r", "b", ttl_seconds=0.01)
     time.sleep(0.05)
     leases.acquire(store, "extract:r", "c", ttl_seconds=60)  # expired: taken over
+
+
+def test_refresh_statistics_gives_the_planner_the_outbox_size(store):
+    for i in range(300):
+        add_row(store, f"k{i:04d}")
+    store.refresh_statistics("outbox", "staged_records")  # on SQLite: nothing to do, and no error
+    if store.is_postgres:
+        with store.engine.connect() as conn:
+            estimated = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'outbox'").scalar()
+        assert estimated == 300
