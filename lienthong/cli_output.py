@@ -98,6 +98,7 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     table.add_column("route", style="bold", no_wrap=True)
     table.add_column("watermark")
     table.add_column("waiting", justify="right")  # pending + in flight + retry scheduled
+    table.add_column("blocked", justify="right")  # follow-ups behind a dead (or review) row
     table.add_column("acked", justify="right")
     table.add_column("dead", justify="right")
     table.add_column("review", justify="right")
@@ -107,11 +108,13 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     for route in data["routes"]:
         last = route.get("last_run") or {}
         outbox = route["outbox"]
-        waiting = sum(outbox.get(s, 0) for s in states.LIVE_STATES)
+        blocked = route.get("blocked", 0)
+        waiting = sum(outbox.get(s, 0) for s in states.LIVE_STATES) - blocked
         table.add_row(
             route["route"],
             (route.get("watermark") or "-")[:19],
             str(waiting),
+            str(blocked),
             str(outbox.get(states.ACKNOWLEDGED, 0)),
             str(outbox.get(states.DEAD, 0)),
             str(outbox.get(states.REVIEW, 0)),
@@ -121,5 +124,6 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         )
     console.print(table)
     console.print(
-        "[dim]waiting = pending + in flight + retry scheduled; quar. = open quarantine; tomb. = tombstones to review[/]"
+        "[dim]waiting = pending + in flight + retry scheduled (for a worker); blocked = follow-ups behind a "
+        "dead or review row (for its replay); quar. = open quarantine; tomb. = tombstones to review[/]"
     )

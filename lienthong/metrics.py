@@ -23,12 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.errors import ConfigError
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, TargetState
+from lienthong.store.outbox import live_bucket
 
 #: Breaker states as numbers (a gauge): alert on ``> 0``.
 BREAKER_CODES = {"closed": 0, "half_open": 1, "open": 2}
@@ -38,8 +40,8 @@ DEFAULT_WINDOW = 300.0  # seconds over which the delivery rate is measured
 @dataclass(frozen=True)
 class TargetMetrics:
     target: str
-    backlog: dict[str, int]  # live rows by state (pending, retry_scheduled, in_flight)
-    oldest_live_seconds: float  # age of the oldest live row; 0 when there is none
+    backlog: dict[str, int]  # live rows by state (pending, retry_scheduled, in_flight) and blocked
+    oldest_live_seconds: float  # age of the oldest live row that is not blocked; 0 when there is none
     dead: int
     acknowledged_recent: int  # acknowledged within the window
     rate: float  # rows acknowledged per second over the window
@@ -78,8 +80,12 @@ def collect(
     yet (from the target files); others appear once they have outbox rows or breaker state."""
     now = now or utcnow()
     since = now - timedelta(seconds=window)
-    live = select(OutboxRow.target, OutboxRow.state, func.count(), func.min(OutboxRow.created_at)).where(
-        OutboxRow.state.in_(states.LIVE_STATES)
+    parent = aliased(OutboxRow, name="parent")
+    bucket = live_bucket(parent)
+    live = (
+        select(OutboxRow.target, bucket, func.count(), func.min(OutboxRow.created_at))
+        .outerjoin(parent, parent.id == OutboxRow.parent_id)
+        .where(OutboxRow.state.in_(states.LIVE_STATES))
     )
     done = select(
         OutboxRow.target,
@@ -92,7 +98,7 @@ def collect(
         .group_by(QuarantineEntry.route)
     )
     with store.session() as session:
-        live_rows = session.execute(live.group_by(OutboxRow.target, OutboxRow.state)).all()
+        live_rows = session.execute(live.group_by(OutboxRow.target, bucket)).all()
         done_rows = session.execute(done.group_by(OutboxRow.target)).all()
         breakers = {row.target: row for row in session.execute(select(TargetState)).scalars()}
         quarantine_open = {route: int(count) for route, count in session.execute(quarantine)}
@@ -100,6 +106,8 @@ def collect(
     oldest: dict[str, datetime] = {}
     for target, state, count, first in live_rows:
         backlog.setdefault(target, {})[state] = int(count)
+        if state == states.BLOCKED:
+            continue  # waits for a person (the dead letter is the alert), not for this target
         if first is not None and (target not in oldest or first < oldest[target]):
             oldest[target] = first
     finished = {target: (int(dead or 0), int(acked or 0)) for target, dead, acked in done_rows}
@@ -111,7 +119,7 @@ def collect(
         result.append(
             TargetMetrics(
                 target=name,
-                backlog={s: backlog.get(name, {}).get(s, 0) for s in states.LIVE_STATES},
+                backlog={s: backlog.get(name, {}).get(s, 0) for s in (*states.LIVE_STATES, states.BLOCKED)},
                 oldest_live_seconds=max(0.0, (now - oldest[name]).total_seconds()) if name in oldest else 0.0,
                 dead=dead,
                 acknowledged_recent=acked,

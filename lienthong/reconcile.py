@@ -30,7 +30,8 @@ naive UTC like the whole store). Each version is in exactly one of these states,
 Beside the partition:
 - ``delivered``: versions whose deciding row was sent at least once (attempted, or acknowledged);
 - ``followups``: follow-up rows of these versions (a dossier's progress records), by state, counted in
-  **items** (one row carries up to ten progress records).
+  **items** (one row carries up to ten progress records); a pending follow-up whose dossier row is dead,
+  in review or superseded is counted as ``blocked`` (it waits for the dossier's replay, not a worker).
 
 ``gap = pulled − acknowledged − filtered − unchanged``: how many versions are not (yet) at the target,
 whatever the reason (quarantined, dead, pending, review, superseded, missing). A superseded version is
@@ -50,11 +51,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, Run, StagedRecord
+from lienthong.store.outbox import live_bucket
 
 MAX_KEYS = 20
 
@@ -227,11 +229,14 @@ def version_counts(
         if sent:
             counts.delivered += count
 
+    parent = aliased(OutboxRow, name="parent")
+    bucket = live_bucket(parent)  # a pending follow-up of a dead dossier is "blocked"
     followup_query = (
-        select(*labelled, OutboxRow.state, func.sum(OutboxRow.item_count))
+        select(*labelled, bucket, func.sum(OutboxRow.item_count))
         .join(StagedRecord, StagedRecord.id == OutboxRow.staged_id)
-        .where(OutboxRow.route == route, OutboxRow.parent_id.is_not(None), StagedRecord.route == route)
-        .group_by(*labelled, OutboxRow.state)
+        .join(parent, parent.id == OutboxRow.parent_id)
+        .where(OutboxRow.route == route, StagedRecord.route == route)
+        .group_by(*labelled, bucket)
     )
     for row in session.execute(_window(followup_query, start, end)).all():
         key, (state, items) = tuple(row[:width]), row[width:]

@@ -24,3 +24,10 @@ OUTBOX_STATES = (PENDING, IN_FLIGHT, ACKNOWLEDGED, RETRY_SCHEDULED, DEAD, SUPERS
 LIVE_STATES = (PENDING, IN_FLIGHT, RETRY_SCHEDULED)
 #: Rows no worker will touch again without a person (replay) acting.
 FINAL_STATES = (ACKNOWLEDGED, DEAD, SUPERSEDED, REVIEW)
+
+#: Not a state of a row but how a ``pending`` follow-up is reported (status, metrics, reconciliation)
+#: while its parent is in one of ``BLOCKING_PARENT_STATES``: it waits for a person to replay the
+#: parent, not for a worker.  Counting it as plain pending would make "the oldest pending row" age
+#: forever and page the operator about the follow-up instead of the dead letter that holds it.
+BLOCKED = "blocked"
+BLOCKING_PARENT_STATES = (DEAD, REVIEW, SUPERSEDED)

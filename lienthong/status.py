@@ -40,6 +40,7 @@ def gateway_status(gateway) -> dict[str, Any]:  # noqa: ANN001
                 "route": name,
                 "watermark": mark.source_updated if mark else None,
                 "outbox": outbox.state_counts(store, route=name),
+                "blocked": outbox.blocked_count(store, route=name),
                 "quarantine_open": open_quarantine,
                 "tombstones": tombstones,
                 "last_run": (

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
@@ -118,6 +118,18 @@ def _in_range(query, low: bool, high: bool):  # type: ignore[no-untyped-def]
 #: candidate; an ``OR EXISTS`` there made PostgreSQL hash every acknowledged row on each claim).
 OLDER = aliased(OutboxRow, name="older")
 PARENT = aliased(OutboxRow, name="parent")
+
+
+def live_bucket(parent):  # type: ignore[no-untyped-def]
+    """A live row's state for reporting: ``blocked`` for a pending follow-up whose ``parent`` (an
+    alias of the outbox, outer-joined on ``parent_id``) waits for a person; else the row's state."""
+    return case(
+        (
+            and_(OutboxRow.state == states.PENDING, parent.state.in_(states.BLOCKING_PARENT_STATES)),
+            literal(states.BLOCKED),
+        ),
+        else_=OutboxRow.state,
+    )
 
 
 def claimable_condition(now: Any):  # type: ignore[no-untyped-def]
@@ -310,6 +322,22 @@ def release(store: Store, owner: str, row_ids: Sequence[int]) -> None:
             )
             .values(state=states.PENDING, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
         )
+
+
+def blocked_count(store: Store, route: str | None = None) -> int:
+    """Pending follow-ups whose parent waits for a person (``states.BLOCKED``): included in the
+    ``pending`` of :func:`state_counts`, reported apart by status, metrics and reconciliation."""
+    parent = aliased(OutboxRow, name="parent")
+    query = (
+        select(func.count())
+        .select_from(OutboxRow)
+        .join(parent, parent.id == OutboxRow.parent_id)
+        .where(OutboxRow.state == states.PENDING, parent.state.in_(states.BLOCKING_PARENT_STATES))
+    )
+    if route is not None:
+        query = query.where(OutboxRow.route == route)
+    with store.session() as session:
+        return int(session.execute(query).scalar_one())
 
 
 def state_counts(store: Store, route: str | None = None, run_id: int | None = None) -> dict[str, int]:

@@ -17,7 +17,8 @@ from lienthong import states
 from lienthong.cli import main
 from lienthong.pipeline.runner import Gateway
 from lienthong.settings import Settings
-from lienthong.store import Store
+from lienthong.status import gateway_status
+from lienthong.store import Store, outbox
 from lienthong.store.models import OutboxRow, Replay
 from tests.integration.conftest import MAPPINGS, received
 
@@ -89,6 +90,9 @@ def test_a_refused_record_dies_alone_and_a_recorded_replay_delivers_it_after_the
     assert all("TrangThaiHoSo" in error for error in summary.deliver.last_errors)
     portal = received(cluster.dvcqg)["dossiers"]
     assert len(portal) == 300 - dead_count  # their batch neighbours were delivered
+    # Their progress records wait for the replay: reported as blocked, not as work for a worker.
+    (route,) = [r for r in gateway_status(gateway)["routes"] if r["route"] == "dossier_sync"]
+    assert route["blocked"] == route["outbox"][states.PENDING] > 0
 
     codes.write_text(good, encoding="utf-8")  # the fix
     monkeypatch.setenv("LIENTHONG_DATABASE_URL", store_url)
@@ -124,6 +128,7 @@ def test_a_refused_record_dies_alone_and_a_recorded_replay_delivers_it_after_the
     )
     # The replayed dossiers' progress records were waiting for them, and followed them.
     assert outbox_states(gateway, "CapNhatTienDoHoSoMC").keys() == {states.ACKNOWLEDGED}
+    assert outbox.blocked_count(gateway.store) == 0
 
 
 def test_the_breaker_opens_on_an_outage_and_the_next_run_resumes_with_nothing_lost(

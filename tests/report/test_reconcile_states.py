@@ -106,7 +106,8 @@ def test_each_version_lands_in_exactly_one_state(store):
     assert r.pending == 3  # pending, in flight, and the follow-up-only version waiting for a retry
     assert r.mapped == 8 and r.pulled == 11 and r.partition_total() == 11
     assert r.delivered == 4  # two acknowledged, the dead one, the follow-up-only row that was tried once
-    assert r.followups == {states.RETRY_SCHEDULED: 7, states.PENDING: 15}
+    # Follow-ups of a dead, in-review or superseded dossier row wait for a person: blocked, not pending.
+    assert r.followups == {states.RETRY_SCHEDULED: 7, states.PENDING: 6, states.BLOCKED: 9}
     assert r.ok and r.gap == 11 - 2 - 1 - 1
 
 

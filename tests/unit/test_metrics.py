@@ -81,7 +81,7 @@ def test_collect_counts_what_the_store_holds(known):
     by = {t.target: t for t in taken.targets}
     assert sorted(by) == ["bhxh", "dvcqg", "newtarget"]
     dvcqg = by["dvcqg"]
-    assert dvcqg.backlog == {"pending": 3, "in_flight": 1, "retry_scheduled": 1}
+    assert dvcqg.backlog == {"pending": 3, "in_flight": 1, "retry_scheduled": 1, "blocked": 0}
     assert dvcqg.backlog_total == 5
     assert dvcqg.oldest_live_seconds == pytest.approx(600)
     assert dvcqg.dead == 2
@@ -181,3 +181,19 @@ def test_metrics_command_prints_the_store_s_gauges(known):
     assert by["dvcqg"]["backlog_total"] == 5 and by["dvcqg"]["dead"] == 2
     text = CliRunner().invoke(main, ["--database-url", known.url, "metrics"]).output
     assert 'lienthong_outbox_backlog{state="pending",target="dvcqg"} 3.0' in text
+
+
+def test_a_follow_up_behind_a_dead_parent_is_blocked_not_pending(store):
+    """The progress row of a dead dossier waits for a person's replay: it is counted as blocked and
+    does not age the oldest live row (which would page someone about the wrong thing)."""
+    parent = _row(1, "dvcqg", "dead", created=NOW - timedelta(hours=5))
+    with store.session() as session:
+        session.add(parent)
+        session.flush()
+        child = _row(2, "dvcqg", "pending", created=NOW - timedelta(hours=5))
+        child.parent_id = parent.id
+        session.add_all([child, _row(3, "dvcqg", "pending", created=NOW - timedelta(seconds=60))])
+    (dvcqg,) = metrics.collect(store, window=300, now=NOW).targets
+    assert dvcqg.backlog == {"pending": 1, "in_flight": 0, "retry_scheduled": 0, "blocked": 1}
+    assert dvcqg.oldest_live_seconds == pytest.approx(60)
+    assert dvcqg.dead == 1
