@@ -40,7 +40,7 @@ from lienthong.workers import lease_seconds, worker_id
 log = logging.getLogger(__name__)
 
 #: Prefix of ``last_error`` when the target may have applied the write (answer lost).
-OUTCOME_UNKNOWN = "[outcome unknown] "
+OUTCOME_UNKNOWN = outbox.OUTCOME_UNKNOWN
 
 
 class BreakerOpen(Exception):

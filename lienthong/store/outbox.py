@@ -176,6 +176,12 @@ def _claim_statement(postgres: bool, by_route: bool, low: bool = False, high: bo
     return query
 
 
+#: The mark of a row whose last attempt may have reached the target without its answer reaching us:
+#: its next attempt asks the target first (a lookup) instead of writing blindly.
+OUTCOME_UNKNOWN = "[outcome unknown] "
+#: Why a row taken back from a worker that died (or lost its lease) is marked so.
+LEFT_IN_FLIGHT = OUTCOME_UNKNOWN + "its worker stopped while it was in flight (it may have been sent)"
+
 _TAKE = (
     update(OutboxRow)
     .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
@@ -237,6 +243,15 @@ def _claim_in_transaction(
         session.execute(
             _TAKE, {"ids": [row.id for row in taken], "owner": owner, "expires": expires, "now": now}
         )
+        expired = [row for row in taken if row.state == states.IN_FLIGHT]  # a lease ran out: rare
+        if expired:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_([row.id for row in expired]))
+                .values(last_error=LEFT_IN_FLIGHT)
+            )
+            for row in expired:
+                row.last_error = LEFT_IN_FLIGHT
         for row in taken:
             row.state, row.lease_owner, row.lease_expires_at, row.updated_at = (
                 states.IN_FLIGHT,
@@ -375,7 +390,8 @@ def next_retry_at(
 
 def recover_orphans(store: Store) -> int:
     """Rows in flight under a worker of this host that no longer exists go back to ``pending`` now,
-    rather than when their lease expires (a restart after SIGKILL resumes at once)."""
+    rather than when their lease expires (a restart after SIGKILL resumes at once), marked
+    ``OUTCOME_UNKNOWN``: the worker may have sent them before it died."""
     with store.session() as session:
         owners = session.execute(
             select(OutboxRow.lease_owner).where(OutboxRow.state == states.IN_FLIGHT).distinct()
@@ -386,6 +402,12 @@ def recover_orphans(store: Store) -> int:
         result = session.execute(
             update(OutboxRow)
             .where(OutboxRow.state == states.IN_FLIGHT, OutboxRow.lease_owner.in_(dead))
-            .values(state=states.PENDING, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+            .values(
+                state=states.PENDING,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=utcnow(),
+                last_error=LEFT_IN_FLIGHT,  # sent or not: the next attempt asks the target first
+            )
         )
         return result.rowcount or 0

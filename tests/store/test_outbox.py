@@ -111,6 +111,10 @@ def test_expired_lease_returns_rows_and_the_old_owner_cannot_record(store):
         session.execute(update(OutboxRow).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     taken = outbox.claim(store, "t", "Op", "new-worker", 10, 60)
     assert [r.id for r in taken] == [row_id]
+    # It may have been sent by the worker that lost it: the new worker asks the target first.
+    assert taken[0].last_error == outbox.LEFT_IN_FLIGHT
+    with store.session() as session:
+        assert session.get(OutboxRow, row_id).last_error.startswith(outbox.OUTCOME_UNKNOWN)
     assert outbox.record_outcomes(store, "dead-worker", [outbox.Outcome(row_id, states.DEAD, error="x")]) == 0
     assert outbox.record_outcomes(store, "new-worker", [outbox.Outcome(row_id, states.ACKNOWLEDGED)]) == 1
     with store.session() as session:
@@ -185,3 +189,22 @@ def test_refresh_statistics_gives_the_planner_the_outbox_size(store):
         with store.engine.connect() as conn:
             estimated = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'outbox'").scalar()
         assert estimated == 300
+
+
+def test_rows_of_a_worker_that_died_come_back_pending_and_marked_outcome_unknown(store):
+    import subprocess
+    import sys
+
+    from lienthong.workers import HOST
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_owner = f"{HOST}:{gone.stdout.strip()}:1"
+    row_id = add_row(store, "A")
+    fresh = add_row(store, "B")
+    assert len(outbox.claim(store, "t", "Op", dead_owner, 1, lease_seconds=600)) == 1
+    assert outbox.recover_orphans(store) == 1
+    with store.session() as session:
+        recovered, untouched = session.get(OutboxRow, row_id), session.get(OutboxRow, fresh)
+    assert (recovered.state, recovered.lease_owner) == (states.PENDING, None)
+    assert recovered.last_error == outbox.LEFT_IN_FLIGHT
+    assert untouched.last_error is None
