@@ -204,6 +204,13 @@ def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool
     "--fault-kinds", default="http_500,http_502,http_503,http_429,reset,drop_after_commit", show_default=True
 )
 @click.option("--latency-ms", default=0.0, show_default=True)
+@click.option(
+    "--exports/--no-exports",
+    default=True,
+    show_default=True,
+    help="Print the AIRFLOW_CONN_* exports (they carry the simulators' demo secrets: --no-exports when "
+    "the output goes to a log file).",
+)
 def simulators(
     host: str,
     motcua_port: int,
@@ -215,6 +222,7 @@ def simulators(
     fault_rate: float,
     fault_kinds: str,
     latency_ms: float,
+    exports: bool,
 ) -> None:
     """Serve the one-stop, national-portal and BHXH simulators until Ctrl-C."""
     from simulators.cluster import SimulatorCluster
@@ -236,9 +244,10 @@ def simulators(
         console.print(
             "control API on each: /_sim/health /_sim/faults /_sim/received /_sim/config /_sim/reset"
         )
-        console.print("point the gateway at them (simulator-only demo credentials):")
-        for name, value in cluster.connection_env().items():
-            click.echo(f"export {name}='{value}'")  # plain, never wrapped: meant to be pasted
+        if exports:
+            console.print("point the gateway at them (simulator-only demo credentials):")
+            for name, value in cluster.connection_env().items():
+                click.echo(f"export {name}='{value}'")  # plain, never wrapped: meant to be pasted
         try:
             while True:
                 time.sleep(3600)

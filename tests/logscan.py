@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from lienthong.masking import mask_identity, mask_phone
 
 DEMO_SECRETS = ("demo-secret-motcua", "demo-secret-dvcqg", "demo-secret-bhxh")
@@ -225,11 +227,33 @@ class LogScanPlugin:
     def pytest_sessionstart(self, session) -> None:  # noqa: ANN001
         global ACTIVE
         ACTIVE = self.scanner
-        root = logging.getLogger()
-        self._old_level = root.level
-        root.setLevel(logging.DEBUG)  # every level reaches the handler (and pytest's own capture)
-        root.addHandler(self.handler)
+        self._old_level = logging.getLogger().level
+        self._attach()
         self._patch_cli_runner()
+
+    def _attach(self) -> None:
+        """(Re)install the handler on the root logger at DEBUG.  Airflow's logging configuration
+        (run when a DAG is tested or parsed) replaces the root handlers and level: without this the
+        rest of the session would go unscanned."""
+        root = logging.getLogger()
+        root.setLevel(logging.DEBUG)  # every level reaches the handler (and pytest's own capture)
+        if self.handler not in root.handlers:
+            root.addHandler(self.handler)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item):  # noqa: ANN001, ANN201
+        self._attach()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):  # noqa: ANN001, ANN201
+        self._attach()  # a fixture may have configured logging
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item):  # noqa: ANN001, ANN201
+        self._attach()
+        return (yield)
 
     def _patch_cli_runner(self) -> None:
         from click.testing import CliRunner

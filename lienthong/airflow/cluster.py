@@ -227,7 +227,8 @@ class Cluster:
                 "simulators",
                 [sys.executable, "-m", "lienthong.cli", "simulators", "--host", c.host,
                  "--motcua-port", str(motcua), "--dvcqg-port", str(dvcqg), "--bhxh-port", str(bhxh),
-                 "--dossiers", str(c.dossiers), "--seed", str(c.seed), "--mess-rate", str(c.mess_rate)],
+                 "--dossiers", str(c.dossiers), "--seed", str(c.seed), "--mess-rate", str(c.mess_rate),
+                 "--no-exports"],  # the log must not carry the demo secrets; the cluster sets the connections
             ),
             Component("api-server", [airflow, "api-server", "--host", c.host, "--port", str(c.api_port)]),
             Component("scheduler", [airflow, "scheduler"]),

@@ -15,6 +15,7 @@ import socket
 import pytest
 
 from lienthong.settings import PACKAGE_ROOT
+from tests.logscan import add_log_file
 
 PG_URL = os.environ.get("LIENTHONG_CLUSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("LIENTHONG_CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -116,3 +117,7 @@ def airflow_cluster(tmp_path_factory):
     finally:
         cluster.down()
         cluster.drop_databases()
+        # The components' and the tasks' logs join the session's scan for personal data and secrets.
+        for path in (tmp / "run" / "logs").rglob("*"):
+            if path.is_file():
+                add_log_file(path)

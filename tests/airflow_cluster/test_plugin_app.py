@@ -122,7 +122,7 @@ def test_status_with_a_token_matches_the_store(client, auth_manager):
     body = answer.json()
     dvcqg = body["targets"]["dvcqg"]
     assert dvcqg["backlog"] == 5
-    assert dvcqg["backlog_by_state"] == {"pending": 4, "in_flight": 0, "retry_scheduled": 1}
+    assert dvcqg["backlog_by_state"] == {"pending": 4, "in_flight": 0, "retry_scheduled": 1, "blocked": 0}
     assert dvcqg["dead_letters"] == 3
     assert dvcqg["breaker"] == "half_open"
     assert dvcqg["delivered_per_second"] == pytest.approx(6 / 300, abs=1e-3)
