@@ -19,6 +19,11 @@ def worker_id() -> str:
     return f"{HOST}:{os.getpid()}:{threading.get_ident()}"
 
 
+def process_owner_prefix() -> str:
+    """What every :func:`worker_id` of this process starts with (its threads share it)."""
+    return f"{HOST}:{os.getpid()}:"
+
+
 def holder_is_dead(holder: str | None) -> bool:
     if not holder:
         return False

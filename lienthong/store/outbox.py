@@ -339,6 +339,22 @@ def release(store: Store, owner: str, row_ids: Sequence[int]) -> None:
         )
 
 
+def in_flight_under(store: Store, owner_prefix: str, run_id: int | None = None) -> int:
+    """Rows in flight under lease owners starting with ``owner_prefix`` (one process's workers)."""
+    query = (
+        select(func.count())
+        .select_from(OutboxRow)
+        .where(
+            OutboxRow.state == states.IN_FLIGHT,
+            OutboxRow.lease_owner.startswith(owner_prefix, autoescape=True),
+        )
+    )
+    if run_id is not None:
+        query = query.where(OutboxRow.run_id == run_id)
+    with store.session() as session:
+        return int(session.execute(query).scalar_one())
+
+
 def blocked_count(store: Store, route: str | None = None) -> int:
     """Pending follow-ups whose parent waits for a person (``states.BLOCKED``): included in the
     ``pending`` of :func:`state_counts`, reported apart by status, metrics and reconciliation."""

@@ -208,3 +208,16 @@ def test_rows_of_a_worker_that_died_come_back_pending_and_marked_outcome_unknown
     assert (recovered.state, recovered.lease_owner) == (states.PENDING, None)
     assert recovered.last_error == outbox.LEFT_IN_FLIGHT
     assert untouched.last_error is None
+
+
+def test_rows_in_flight_are_counted_per_process(store):
+    """A run's summary flags rows its own process still holds, not those another live worker is
+    delivering right now (several `lienthong run` processes share a route)."""
+    for key in ("A", "B", "C"):
+        add_row(store, key)
+    outbox.claim(store, "t", "Op", "host:100:1", 1, lease_seconds=60)
+    outbox.claim(store, "t", "Op", "host:100:2", 1, lease_seconds=60)
+    outbox.claim(store, "t", "Op", "host:1000:1", 1, lease_seconds=60)
+    assert outbox.in_flight_under(store, "host:100:") == 2
+    assert outbox.in_flight_under(store, "host:1000:") == 1
+    assert outbox.in_flight_under(store, "host:7:") == 0
