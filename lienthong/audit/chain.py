@@ -45,23 +45,21 @@ _ENSURE_HEAD_SQLITE = text("INSERT OR IGNORE INTO audit_head (id, seq, hash) VAL
 _ENSURE_HEAD_PG = text(
     "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :genesis) ON CONFLICT DO NOTHING"
 )
-_LOCK_HEAD_PG = text("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+_TAKE_HEAD = text("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
 _READ_HEAD = text("SELECT seq, hash FROM audit_head WHERE id = 1")
 _MOVE_HEAD = text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1")
 _INSERT = insert(LedgerEntry)
 
 
 def lock_head(connection: Any, postgres: bool) -> tuple[int, str]:
-    """Take the head lock and read the head (seq, hash)."""
-    if postgres:
-        row = connection.execute(_LOCK_HEAD_PG).first()
-        if row is None:  # the head row was emptied (a test truncating every table): recreate it
-            connection.execute(_ENSURE_HEAD_PG, {"genesis": canonical.GENESIS})
-            row = connection.execute(_LOCK_HEAD_PG).first()
-    else:
-        connection.execute(_ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS})
-        connection.execute(text("UPDATE audit_head SET seq = seq WHERE id = 1"))  # the write lock
-        row = connection.execute(_READ_HEAD).first()
+    """Take the head lock and read the head (seq, hash), in one statement on the common path: a
+    no-op update locks the row on PostgreSQL and takes the write lock on SQLite."""
+    row = connection.execute(_TAKE_HEAD).first()
+    if row is None:  # the head row was emptied (a test truncating every table): recreate it
+        connection.execute(
+            _ENSURE_HEAD_PG if postgres else _ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS}
+        )
+        row = connection.execute(_TAKE_HEAD).first()
     return int(row[0]), str(row[1])
 
 
