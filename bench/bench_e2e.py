@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sqlite3
 import statistics
@@ -51,69 +50,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
+
+from bench.sim_processes import (  # noqa: E402
+    DSTCODE,
+    MADONVI,
+    Simulator,
+    point_gateway_at,
+    start_simulator,
+)
 
 ROUTE, TARGET = "dossier_sync", "dvcqg"
 DOSSIER_OP, PROGRESS_OP = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
 OPERATIONS = (DOSSIER_OP, PROGRESS_OP)
-DSTCODE, MADONVI = "83", "000.00.00.H07"  # what SimulatorCluster.connection_env() gives the portal
-
-
-# --- the simulators, each in its own process ------------------------------------------------------------
-@dataclass
-class Simulator:
-    process: subprocess.Popen[str]
-    url: str
-
-    def reset(self) -> None:
-        requests.post(self.url + "/_sim/reset", timeout=30).raise_for_status()
-
-    def totals(self) -> dict[str, Any]:
-        return requests.get(self.url + "/_sim/received", params={"summary": 1}, timeout=60).json()["totals"]
-
-    def cpu(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_simulator(module: str, *args: str) -> Simulator:
-    """``python -m module --port 0 …``; the URL comes from its "listening on URL" line (motcua prints it,
-    dvcqg logs it to stderr: both streams are read, then drained so a full pipe never blocks it)."""
-    command = [sys.executable, "-m", module, "--port", "0", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "listening on " in line:
-            url = line.strip().split("listening on ", 1)[1].split()[0]
-            break
-    else:
-        raise RuntimeError(f"{module} exited before listening (code {process.wait()})")
-    stream = process.stdout
-    threading.Thread(target=lambda: [None for _ in stream], name=f"drain-{module}", daemon=True).start()
-    return Simulator(process, url)
-
-
-def point_gateway_at(motcua: Simulator, dvcqg: Simulator) -> None:
-    """The ``AIRFLOW_CONN_*`` variables of ``SimulatorCluster.connection_env()``, for these two URLs."""
-    from lienthong.connections import connection_json
-    from simulators.cluster import DVCQG_PASSWORD, DVCQG_USERNAME, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET
-
-    os.environ["AIRFLOW_CONN_MOTCUA"] = connection_json(motcua.url, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET)
-    os.environ["AIRFLOW_CONN_DVCQG"] = connection_json(
-        dvcqg.url, DVCQG_USERNAME, DVCQG_PASSWORD, dstcode=DSTCODE, madonvi=MADONVI
-    )
 
 
 @dataclass
@@ -249,7 +199,10 @@ class Workload:
 
 
 def workload_from_outbox(db: Path, batch_sizes: dict[str, int]) -> Workload:
-    """The outbox payloads in id order, grouped into calls the way ``outbox.claim`` groups rows."""
+    """The outbox payloads in id order, grouped into calls the way ``outbox.claim`` groups rows.
+    Payloads are sealed at rest: opened with the key ring the gateway run loaded in this process."""
+    from lienthong.audit.sealing import open_text
+
     work = Workload()
     with sqlite3.connect(db) as connection:
         for operation in OPERATIONS:
@@ -262,7 +215,7 @@ def workload_from_outbox(db: Path, batch_sizes: dict[str, int]) -> Workload:
                 if items and len(items) + count > batch_sizes[operation]:
                     calls.append(items)
                     items = []
-                data = json.loads(payload)
+                data = json.loads(open_text(payload))
                 items.extend(data if operation == PROGRESS_OP else [data])
             if items:
                 calls.append(items)

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_e2e import gateway, point_gateway_at, start_simulator  # noqa: E402
+from bench.bench_e2e import gateway  # noqa: E402
+from bench.sim_processes import point_gateway_at, start_simulator  # noqa: E402
 
 
 @contextmanager

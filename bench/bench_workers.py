@@ -37,10 +37,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,64 +46,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
+
+from bench.sim_processes import connection_env, start_simulator  # noqa: E402
 
 ROUTE = "dossier_sync"
 PG_ADMIN_URL = os.environ.get("LIENTHONG_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 LIENTHONG = Path(sys.executable).parent / "lienthong"
-
-
-# --- the simulators, each in its own process ------------------------------------------------------------
-@dataclass
-class Simulator:
-    process: subprocess.Popen[str]
-    url: str
-
-    def post(self, path: str, data: dict[str, Any] | None = None) -> Any:
-        answer = requests.post(self.url + path, json=data or {}, timeout=60)
-        answer.raise_for_status()
-        return answer.json()
-
-    def received(self) -> dict[str, Any]:
-        return requests.get(self.url + "/_sim/received", params={"summary": 1}, timeout=60).json()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_simulator(module: str, *args: str) -> Simulator:
-    """``python -m module --port 0 ...``; the URL comes from its "listening on URL" line."""
-    command = [sys.executable, "-m", module, "--port", "0", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "listening on " in line:
-            url = line.strip().split("listening on ", 1)[1].split()[0]
-            break
-    else:
-        raise RuntimeError(f"{module} exited before listening (code {process.wait()})")
-    stream = process.stdout
-    threading.Thread(target=lambda: [None for _ in stream], name=f"drain-{module}", daemon=True).start()
-    return Simulator(process, url)
-
-
-def connection_env(motcua: Simulator, dvcqg: Simulator) -> dict[str, str]:
-    from lienthong.connections import connection_json
-    from simulators.cluster import DVCQG_PASSWORD, DVCQG_USERNAME, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET
-
-    return {
-        "AIRFLOW_CONN_MOTCUA": connection_json(motcua.url, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET),
-        "AIRFLOW_CONN_DVCQG": connection_json(
-            dvcqg.url, DVCQG_USERNAME, DVCQG_PASSWORD, dstcode="83", madonvi="000.00.00.H07"
-        ),
-    }
 
 
 # --- the store ------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
 
 from lienthong import states
 from lienthong.audit import events
@@ -36,12 +36,18 @@ def purge(store: Any, days: float, actor: str) -> dict[str, Any]:
             .where(ArchivedBody.created_at < cutoff, ArchivedBody.body.is_not(None))
             .values(body=None)
         ).rowcount
+        # A version someone may still replay keeps its body: quarantined (`quarantine replay`), or
+        # behind a dead or review row (`dead replay --remap` maps the staged body again).
+        awaiting_person = exists().where(
+            OutboxRow.staged_id == StagedRecord.id, OutboxRow.state.in_((states.DEAD, states.REVIEW))
+        )
         staged = connection.execute(
             update(StagedRecord)
             .where(
                 StagedRecord.staged_at < cutoff,
-                StagedRecord.state != states.STAGED,
+                StagedRecord.state.not_in((states.STAGED, states.QUARANTINED)),
                 StagedRecord.body != PURGED,
+                ~awaiting_person,
             )
             .values(body=PURGED)
         ).rowcount

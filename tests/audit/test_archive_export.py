@@ -20,7 +20,8 @@ from lienthong.audit.export import export
 from lienthong.audit.rekey import rekey
 from lienthong.audit.retention import purge
 from lienthong.audit.verify import verify_export
-from lienthong.store.models import ArchivedBody, StagedRecord
+from lienthong.clock import utcnow
+from lienthong.store.models import ArchivedBody, OutboxRow, StagedRecord
 from lienthong.store.staging import PulledRecord, stage_page
 from tests.audit.conftest import sample_events
 
@@ -105,24 +106,42 @@ def _seal(store, text_: str) -> str:
 
 
 def test_retention_purges_bodies_and_the_chain_still_verifies(audited, keys):
-    _stage(audited, 3)
+    _stage(audited, 5)
     with audited.engine.begin() as connection:
         archive.put_many(
             connection, audited, [("sha256:bb", "request", _seal(audited, '{"cccd":"083185001234"}'))]
         )
-        connection.execute(text("UPDATE staged_records SET state = 'mapped'"))
+        connection.execute(
+            text("UPDATE staged_records SET state = 'mapped' WHERE record_key IN ('HS-0', 'HS-1', 'HS-2')")
+        )
+        connection.execute(text("UPDATE staged_records SET state = 'quarantined' WHERE record_key = 'HS-3'"))
+    # HS-2 is mapped but its delivery is a dead letter: `dead replay --remap` maps its body again.
+    with audited.session() as session:
+        dead_version = session.execute(
+            select(StagedRecord.id).where(StagedRecord.record_key == "HS-2")
+        ).scalar_one()
+        now = utcnow()
+        session.add(
+            OutboxRow(
+                route="dossier_sync", target="dvcqg", operation="DongBoHoSoMC", record_key="HS-2", seq=1,
+                payload="{}", payload_hash="h", item_count=1, mapping_version="v", idempotency_key="k",
+                staged_id=dead_version, state=states.DEAD, attempts=3, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
     make_checkpoint(audited, config_for(audited))
     counts = purge(audited, 0, "auditor")
-    assert counts["archived_bodies"] == 1 and counts["staged_bodies"] == 3
+    assert counts["archived_bodies"] == 1 and counts["staged_bodies"] == 2
     assert archive.get(audited, "sha256:bb") is None
     with audited.session() as session:
         assert session.execute(select(ArchivedBody.digest)).scalars().all() == ["sha256:bb"]  # digest stays
-        assert set(session.execute(select(StagedRecord.body)).scalars()) == {"null"}
+        bodies = dict(session.execute(select(StagedRecord.record_key, StagedRecord.body)).all())
         assert set(session.execute(select(StagedRecord.content_hash)).scalars()) != {None}
+    assert bodies["HS-0"] == bodies["HS-1"] == "null"
+    # Kept: the dead letter's version, the quarantined one, the one still waiting to be mapped.
+    assert [json.loads(bodies[k])["code"] for k in ("HS-2", "HS-3", "HS-4")] == ["HS-2", "HS-3", "HS-4"]
     result = verify_ledger(audited)
     assert result.ok, result.problem
     assert _raw(audited, "SELECT event, actor FROM audit_ledger ORDER BY seq DESC")[0] == ("purge", "auditor")
-    assert states.STAGED  # (the purge leaves versions still waiting to be mapped alone: none here)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
