@@ -36,7 +36,8 @@ from lienthong.masking import mask_identity, mask_phone
 
 DEMO_SECRETS = ("demo-secret-motcua", "demo-secret-dvcqg", "demo-secret-bhxh")
 
-_EDGE_L = r"(?<![0-9A-Za-z])"
+#: Not inside a word, and not the fraction of a decimal number ("took 0.0912345678 s").
+_EDGE_L = r"(?<![0-9A-Za-z])(?<!\d\.)"
 _EDGE_R = r"(?![0-9A-Za-z])"
 #: A CCCD by its shape: province of birth 001-096, gender/century digit 0-3, year, six digits.
 CCCD_SHAPE = re.compile(_EDGE_L + r"(0(?:0[1-9]|[1-8]\d|9[0-6])[0-3]\d{8})" + _EDGE_R)
@@ -46,6 +47,9 @@ CCCD_CONTEXT = re.compile(
     r"|madoituong|dinh\s*danh|định\s*danh)[\"'\s:=]{0,4}(\d{12})" + _EDGE_R
 )
 PHONE = re.compile(_EDGE_L + r"((?:\+84|84|0)[35789]\d{8})" + _EDGE_R)
+#: A UUID (Airflow's task-instance and correlation ids in its access logs).  Its last group is twelve hex
+#: digits, all decimal about once in 280 ids: a digit run inside a UUID is never a CCCD or a phone number.
+UUID = re.compile(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SECRET_ASSIGNMENT = re.compile(
     r"""(?i)\b(password|passwd|client_secret|secret)["']?\s*[=:]\s*["']?([^\s"',;&)}\]]+)"""
 )
@@ -81,11 +85,17 @@ def _mask_secret(value: str) -> str:
 def scan_text(text: str, sensitive: Iterable[str] = ()) -> list[tuple[str, str, int, int]]:
     """Hits in one text as ``(kind, masked value, start, end)``; pure, used by the unit test."""
     found: dict[tuple[int, int], tuple[str, str]] = {}
+    uuids = [match.span() for match in UUID.finditer(text)] if "-" in text else []
+
+    def in_uuid(span: tuple[int, int]) -> bool:
+        return any(start <= span[0] and span[1] <= end for start, end in uuids)
+
     for pattern in (CCCD_SHAPE, CCCD_CONTEXT):
         for match in pattern.finditer(text):
-            found[match.span(1)] = ("cccd", mask_identity(match.group(1)) or "")
+            if not in_uuid(match.span(1)):
+                found[match.span(1)] = ("cccd", mask_identity(match.group(1)) or "")
     for match in PHONE.finditer(text):
-        if match.span(1) not in found:
+        if match.span(1) not in found and not in_uuid(match.span(1)):
             found[match.span(1)] = ("phone", mask_phone(match.group(1)) or "")
     for secret in DEMO_SECRETS:
         for match in re.finditer(re.escape(secret), text):

@@ -38,6 +38,10 @@ def test_masked_forms_and_ordinary_numbers_are_not_hits():
     assert kinds("record 000.00.12.H07-250114-0042, id 6571c0de0000000000000000, 75000 VND") == []
     assert kinds("password=*** client_secret=<hidden> password=%s") == []
     assert kinds("dossier " + "0831850012345") == []  # 13 digits: not a CCCD (the mapping rejects it)
+    # Airflow's access log: a task-instance UUID whose last group happens to be all digits (CI hit it).
+    assert kinds("path=/execution/task-instances/01a22765-6334-7a2a-a95e-" + CCCD + "/run") == []
+    assert kinds("elapsed=0." + PHONE + " s, ratio 1." + CCCD) == []  # fractions of decimal numbers
+    assert kinds("ti_id=01A22765-6334-7A2A-A95E-" + CCCD + " then " + CCCD) == ["cccd"]  # outside: a hit
 
 
 def test_hits_are_reported_masked_with_the_emitting_test():
