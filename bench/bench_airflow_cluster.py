@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         # 3. the naive pattern
         if naive_count:
             _portal(cluster, "/_sim/reset", "POST")
-            run = cluster.rest.run_dag("naive_dossier_http", timeout=3600, conf={"limit": naive_count})
+            run = cluster.rest.run_dag(
+                "naive_dossier_http", timeout=max(3600, 5 * naive_count), conf={"limit": naive_count}
+            )
             assert run["state"] == "success", run
             received = _portal(cluster, "/_sim/received")["totals"]
             name = f"naive: 1 HttpOperator task per dossier ({naive_count})"

@@ -17,20 +17,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from lienthong.audit.chain import driver_of, stored_at
 from lienthong.audit.sealing import key_id_of
 from lienthong.clock import utcnow
 from lienthong.store.models import ArchivedBody
 
-
-def _statement(postgres: bool):  # type: ignore[no-untyped-def]
-    insert = pg_insert if postgres else sqlite_insert
-    return insert(ArchivedBody).on_conflict_do_nothing(index_elements=["digest"])
-
-
-_STATEMENTS = {True: _statement(True), False: _statement(False)}
+#: Through the driver, like the ledger's insert (a few rows per delivery batch); ``ON CONFLICT`` is
+#: the same on SQLite (3.24+) and PostgreSQL.
+_INSERT_SQL = {
+    style: "INSERT INTO audit_archive (digest, kind, body, key_id, created_at) "
+    f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (digest) DO NOTHING"
+    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
 
 
 def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]) -> None:
@@ -39,18 +38,17 @@ def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]
 
     if not enabled(store):
         return
-    now = utcnow()
+    now = stored_at(utcnow(), bool(store.is_postgres))
     seen: set[str] = set()
     rows = []
     for digest, kind, sealed in bodies:
         if digest in seen:
             continue
         seen.add(digest)
-        rows.append(
-            {"digest": digest, "kind": kind, "body": sealed, "key_id": key_id_of(sealed), "created_at": now}
-        )
+        rows.append((digest, kind, sealed, key_id_of(sealed), now))
     if rows:
-        connection.execute(_STATEMENTS[bool(store.is_postgres)], rows)
+        driver = driver_of(connection)
+        driver.exec_driver_sql(_INSERT_SQL[driver.dialect.paramstyle], rows)
 
 
 def get(store: Any, digest: str) -> str | None:

@@ -46,8 +46,13 @@ def format_at(at: datetime) -> str:
     return at.isoformat(timespec="microseconds") + "Z"
 
 
+_detail_dumps = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+).encode
+
+
 def detail_text(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _detail_dumps(detail)
 
 
 def encode(values: tuple | list) -> bytes:

@@ -15,15 +15,16 @@ two transactions can wait on each other in a cycle.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from lienthong.audit import canonical
 from lienthong.clock import utcnow
-from lienthong.store.models import LedgerEntry
 
 
 @dataclass
@@ -45,42 +46,37 @@ _ENSURE_HEAD_SQLITE = text("INSERT OR IGNORE INTO audit_head (id, seq, hash) VAL
 _ENSURE_HEAD_PG = text(
     "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :genesis) ON CONFLICT DO NOTHING"
 )
-_TAKE_HEAD = text("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+_TAKE_HEAD_SQL = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
 _READ_HEAD = text("SELECT seq, hash FROM audit_head WHERE id = 1")
-_MOVE_HEAD = text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1")
-_INSERT = insert(LedgerEntry)
+_COLUMNS = (*canonical.FIELDS, "prev_hash", "hash")
+#: Written through the driver (``exec_driver_sql``): an append is a handful of rows on the delivery
+#: path, where SQLAlchemy's per-statement compile and per-row type processing cost more than the
+#: insert itself.  Placeholders per paramstyle: qmark (sqlite3), format (psycopg).
+_INSERT_SQL = {
+    style: f"INSERT INTO audit_ledger ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
+_MOVE_HEAD_SQL = {
+    "qmark": "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+    "format": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+    "pyformat": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+}
 
 
-def lock_head(connection: Any, postgres: bool) -> tuple[int, str]:
-    """Take the head lock and read the head (seq, hash), in one statement on the common path: a
-    no-op update locks the row on PostgreSQL and takes the write lock on SQLite."""
-    row = connection.execute(_TAKE_HEAD).first()
-    if row is None:  # the head row was emptied (a test truncating every table): recreate it
-        connection.execute(
-            _ENSURE_HEAD_PG if postgres else _ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS}
-        )
-        row = connection.execute(_TAKE_HEAD).first()
-    return int(row[0]), str(row[1])
+@dataclass(frozen=True)
+class Prepared:
+    """An event encoded up to its place in the chain: everything but ``seq`` and ``at``.
 
+    Preparing is the costly part of an append (the detail's canonical JSON, the entry's JSON), so
+    callers that hold a lock while appending (the delivery path) prepare before taking it."""
 
-def append(connection: Any, store: Any, events: Sequence[Event]) -> int:
-    """Append ``events`` in the transaction of ``connection`` (a Session or a Connection); returns the
-    seq of the last entry (0 when nothing was appended).  Does nothing when the audit is off."""
-    from lienthong.audit.config import enabled
+    values: tuple[Any, ...]  # event … detail, in FIELDS order (FIELDS[2:])
+    tail: str  # their canonical JSON array text without its brackets
 
-    if not events or not enabled(store):
-        return 0
-    seq, prev = lock_head(connection, store.is_postgres)
-    at = utcnow()
-    at_text = canonical.format_at(at)
-    rows = []
-    for event in events:
-        seq += 1
-        detail = canonical.detail_text(event.detail)
+    @classmethod
+    def of(cls, event: Event) -> Prepared:
         # Empty text is stored as null: an export to CSV (no null there) must give back the same bytes.
         values = (
-            seq,
-            at_text,
             event.event,
             event.route or None,
             event.record_key or None,
@@ -89,21 +85,62 @@ def append(connection: Any, store: Any, events: Sequence[Event]) -> int:
             event.mapping_version or None,
             event.actor or None,
             event.outcome or None,
-            detail,
+            canonical.detail_text(event.detail),
         )
-        digest = canonical.entry_hash(prev, values)
-        rows.append(
-            {
-                "seq": seq,
-                "at": at,
-                **dict(zip(canonical.FIELDS[2:], values[2:], strict=True)),
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
+        return cls(values, canonical.encode(values).decode("utf-8")[1:-1])
+
+
+def prepare(events: Sequence[Event | Prepared]) -> list[Prepared]:
+    return [e if isinstance(e, Prepared) else Prepared.of(e) for e in events]
+
+
+def driver_of(connection: Any) -> Any:
+    """The Connection under a Session (or the Connection itself), for ``exec_driver_sql``."""
+    return connection.connection() if hasattr(connection, "get_bind") else connection
+
+
+def lock_head(connection: Any, postgres: bool) -> tuple[int, str]:
+    """Take the head lock and read the head (seq, hash), in one statement on the common path: a
+    no-op update locks the row on PostgreSQL and takes the write lock on SQLite."""
+    driver = driver_of(connection)
+    row = driver.exec_driver_sql(_TAKE_HEAD_SQL).first()
+    if row is None:  # the head row was emptied (a test truncating every table): recreate it
+        driver.execute(_ENSURE_HEAD_PG if postgres else _ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS})
+        row = driver.exec_driver_sql(_TAKE_HEAD_SQL).first()
+    return int(row[0]), str(row[1])
+
+
+def stored_at(at: datetime, postgres: bool) -> Any:
+    """``at`` as the driver takes it: SQLite has no datetime type; SQLAlchemy's ``DateTime`` stores
+    this exact text there (and reads it back), so entries written either way read alike."""
+    return at if postgres else at.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def append(connection: Any, store: Any, events: Sequence[Event | Prepared]) -> int:
+    """Append ``events`` in the transaction of ``connection`` (a Session or a Connection); returns the
+    seq of the last entry (0 when nothing was appended).  Does nothing when the audit is off."""
+    from lienthong.audit.config import enabled
+
+    if not events or not enabled(store):
+        return 0
+    prepared = prepare(events)
+    postgres = bool(store.is_postgres)
+    seq, prev = lock_head(connection, postgres)
+    at = utcnow()
+    head_text = f',"{canonical.format_at(at)}",'
+    at_value = stored_at(at, postgres)
+    rows = []
+    sha256 = hashlib.sha256
+    for entry in prepared:
+        seq += 1
+        encoded = f"[{seq}{head_text}{entry.tail}]".encode()
+        digest = sha256(prev.encode("ascii") + b"\n" + encoded).hexdigest()
+        rows.append((seq, at_value, *entry.values, prev, digest))
         prev = digest
-    connection.execute(_INSERT, rows)
-    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    driver = driver_of(connection)
+    style = driver.dialect.paramstyle
+    driver.exec_driver_sql(_INSERT_SQL[style], rows)
+    driver.exec_driver_sql(_MOVE_HEAD_SQL[style], (seq, prev))
     return seq
 
 

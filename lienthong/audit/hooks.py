@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lienthong.audit import archive, events
-from lienthong.audit.chain import Event, append, append_now
+from lienthong.audit.chain import Event, Prepared, append, append_now, prepare
 from lienthong.audit.config import config_for, enabled, seal_for
 from lienthong.jsoncanon import digest
 from lienthong.store.models import LedgerEntry
@@ -149,7 +149,7 @@ class DeliveryAudit:
         self, store: Any, rows: Sequence[Any], outcomes: Sequence[Any], owner: str, calls: int, millis: float
     ):
         self.store = store
-        self.entries: list[Event] = []
+        self.entries: list[Prepared] = []  # encoded here, before the lock its write takes
         self.bodies: list[tuple[str, str, str]] = []
         #: SQLite: the delivery threads' audited writes queue on the store's process lock (the one its
         #: claims take) rather than on SQLite's busy handler, which sleeps in steps of milliseconds.
@@ -165,8 +165,10 @@ class DeliveryAudit:
                     self.bodies.append((response_digest, "response", outcome.response))
             row = by_id.get(outcome.row_id)
             if row is not None and audit_on:
-                self.entries += events.attempt(
-                    row, outcome, owner, calls=calls, millis=millis, response_digest=response_digest
+                self.entries += prepare(
+                    events.attempt(
+                        row, outcome, owner, calls=calls, millis=millis, response_digest=response_digest
+                    )
                 )
 
     def __call__(self, connection: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 
 from lienthong.audit.config import config_for
-from lienthong.audit.sealing import PREFIX, reseal
+from lienthong.audit.sealing import current_pattern, reseal
 
 #: (table, primary key, sealed columns, the key's lowest value)
 TABLES = (
@@ -24,7 +24,7 @@ TABLES = (
 
 def rekey(store: Any, batch: int = 1000) -> dict[str, int]:
     ring = config_for(store).keyring
-    current = f"{PREFIX}{ring.current_id}:%"
+    current = current_pattern(ring.current_id)
     counts: dict[str, int] = {}
     for table, key, columns, lowest in TABLES:
         done = 0

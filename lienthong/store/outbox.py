@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal, or_, select, text, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lienthong import states
 from lienthong.clock import utcnow
@@ -167,6 +168,10 @@ def _claim_statement(postgres: bool, by_route: bool, low: bool = False, high: bo
         )
         .order_by(OutboxRow.id)
         .limit(bindparam("limit", type_=Integer))
+        # Bodies are read for the rows taken only (_BODIES): a claim of 10 progress items reads up to
+        # 10 candidates and often takes one row that carries all 10; reading (and opening, when
+        # sealed) every candidate's payload cost more than the second statement.
+        .options(defer(OutboxRow.payload), defer(OutboxRow.response))
     )
     if by_route:
         query = query.where(OutboxRow.route == bindparam("route"))
@@ -181,6 +186,10 @@ def _claim_statement(postgres: bool, by_route: bool, low: bool = False, high: bo
 OUTCOME_UNKNOWN = "[outcome unknown] "
 #: Why a row taken back from a worker that died (or lost its lease) is marked so.
 LEFT_IN_FLIGHT = OUTCOME_UNKNOWN + "its worker stopped while it was in flight (it may have been sent)"
+
+_BODIES = select(OutboxRow.id, OutboxRow.payload, OutboxRow.response).where(
+    OutboxRow.id.in_(bindparam("ids", expanding=True))
+)
 
 _TAKE = (
     update(OutboxRow)
@@ -239,10 +248,16 @@ def _claim_in_transaction(
         if not taken:
             return []
         expires = now + timedelta(seconds=lease_seconds)
+        ids = [row.id for row in taken]
+        bodies = {
+            row_id: (payload, response)
+            for row_id, payload, response in session.execute(_BODIES, {"ids": ids})
+        }
         session.expunge_all()
-        session.execute(
-            _TAKE, {"ids": [row.id for row in taken], "owner": owner, "expires": expires, "now": now}
-        )
+        for row in taken:
+            set_committed_value(row, "payload", bodies[row.id][0])
+            set_committed_value(row, "response", bodies[row.id][1])
+        session.execute(_TAKE, {"ids": ids, "owner": owner, "expires": expires, "now": now})
         expired = [row for row in taken if row.state == states.IN_FLIGHT]  # a lease ran out: rare
         if expired:
             session.execute(

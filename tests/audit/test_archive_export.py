@@ -64,7 +64,7 @@ def _stage(store, n: int, start: int = 0) -> None:
 def test_staged_bodies_are_sealed_at_rest_and_read_plain(audited, keys):
     _stage(audited, 3)
     raw = [body for (body,) in _raw(audited, "SELECT body FROM staged_records")]
-    assert all(body.startswith("enc:1:k2025:") and CCCD not in body for body in raw)
+    assert all(body.startswith("enc:2:k2025:") and CCCD not in body for body in raw)
     with audited.session() as session:
         bodies = session.execute(select(StagedRecord.body).order_by(StagedRecord.id)).scalars().all()
     assert json.loads(bodies[0]) == {"code": "HS-0", "cccd": CCCD, "n": 0}
