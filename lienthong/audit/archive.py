@@ -18,18 +18,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lienthong.audit.chain import driver_of, stored_at
+from lienthong.audit.chain import DriverCursor, stored_at
 from lienthong.audit.sealing import key_id_of
 from lienthong.clock import utcnow
 from lienthong.store.models import ArchivedBody
 
 #: Through the driver, like the ledger's insert (a few rows per delivery batch); ``ON CONFLICT`` is
 #: the same on SQLite (3.24+) and PostgreSQL.
-_INSERT_SQL = {
-    style: "INSERT INTO audit_archive (digest, kind, body, key_id, created_at) "
-    f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (digest) DO NOTHING"
-    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
-}
+_INSERT_SQL = (
+    "INSERT INTO audit_archive (digest, kind, body, key_id, created_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (digest) DO NOTHING"
+)
 
 
 def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]) -> None:
@@ -47,8 +46,9 @@ def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]
         seen.add(digest)
         rows.append((digest, kind, sealed, key_id_of(sealed), now))
     if rows:
-        driver = driver_of(connection)
-        driver.exec_driver_sql(_INSERT_SQL[driver.dialect.paramstyle], rows)
+        cursor = DriverCursor(connection)
+        cursor.executemany(_INSERT_SQL, rows)
+        cursor.close()
 
 
 def get(store: Any, digest: str) -> str | None:

@@ -60,5 +60,22 @@ def encode(values: tuple | list) -> bytes:
     return _dumps(list(values)).encode("utf-8")
 
 
+_quote = json.encoder.encode_basestring  # the C escaper JSONEncoder(ensure_ascii=False) uses
+
+
+def encode_fields(values: tuple | list) -> str:
+    """``encode(values)`` as text without its brackets, for values that are text or None: the same
+    characters, built without an encoder object per call (the append path encodes every entry)."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("null")
+        elif isinstance(value, str):
+            parts.append(_quote(value))
+        else:
+            parts.append(_dumps(value))
+    return ",".join(parts)
+
+
 def entry_hash(prev_hash: str, values: tuple | list) -> str:
     return _sha256(prev_hash.encode("ascii") + b"\n" + encode(values)).hexdigest()

@@ -49,18 +49,8 @@ _ENSURE_HEAD_PG = text(
 _TAKE_HEAD_SQL = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
 _READ_HEAD = text("SELECT seq, hash FROM audit_head WHERE id = 1")
 _COLUMNS = (*canonical.FIELDS, "prev_hash", "hash")
-#: Written through the driver (``exec_driver_sql``): an append is a handful of rows on the delivery
-#: path, where SQLAlchemy's per-statement compile and per-row type processing cost more than the
-#: insert itself.  Placeholders per paramstyle: qmark (sqlite3), format (psycopg).
-_INSERT_SQL = {
-    style: f"INSERT INTO audit_ledger ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
-    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
-}
-_MOVE_HEAD_SQL = {
-    "qmark": "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-    "format": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
-    "pyformat": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
-}
+_INSERT_SQL = f"INSERT INTO audit_ledger ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
+_MOVE_HEAD_SQL = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -87,7 +77,7 @@ class Prepared:
             event.outcome or None,
             canonical.detail_text(event.detail),
         )
-        return cls(values, canonical.encode(values).decode("utf-8")[1:-1])
+        return cls(values, canonical.encode_fields(values))
 
 
 def prepare(events: Sequence[Event | Prepared]) -> list[Prepared]:
@@ -95,18 +85,50 @@ def prepare(events: Sequence[Event | Prepared]) -> list[Prepared]:
 
 
 def driver_of(connection: Any) -> Any:
-    """The Connection under a Session (or the Connection itself), for ``exec_driver_sql``."""
+    """The Connection under a Session (or the Connection itself)."""
     return connection.connection() if hasattr(connection, "get_bind") else connection
 
 
-def lock_head(connection: Any, postgres: bool) -> tuple[int, str]:
+class DriverCursor:
+    """A cursor of the DB-API connection under ``connection``, inside the caller's transaction.
+
+    The audit's statements go through it, not through SQLAlchemy: an append is three statements and
+    a handful of rows on every delivery batch, and SQLAlchemy's per-statement execution context and
+    per-row type processing cost several times the statements themselves (``docs/audit.md``).  SQL
+    is written with ``?`` placeholders and turned into ``%s`` for drivers of the format styles."""
+
+    def __init__(self, connection: Any) -> None:
+        driver = driver_of(connection)
+        self._cursor = driver.connection.cursor()
+        self._format = driver.dialect.paramstyle in ("format", "pyformat")
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._format else sql
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> DriverCursor:
+        self._cursor.execute(self._sql(sql), parameters)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(self._sql(sql), rows)
+
+    def first(self) -> Any:
+        return self._cursor.fetchone()
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+def lock_head(connection: Any, postgres: bool, cursor: DriverCursor | None = None) -> tuple[int, str]:
     """Take the head lock and read the head (seq, hash), in one statement on the common path: a
     no-op update locks the row on PostgreSQL and takes the write lock on SQLite."""
-    driver = driver_of(connection)
-    row = driver.exec_driver_sql(_TAKE_HEAD_SQL).first()
+    cursor = cursor or DriverCursor(connection)
+    row = cursor.execute(_TAKE_HEAD_SQL).first()
     if row is None:  # the head row was emptied (a test truncating every table): recreate it
-        driver.execute(_ENSURE_HEAD_PG if postgres else _ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS})
-        row = driver.exec_driver_sql(_TAKE_HEAD_SQL).first()
+        driver_of(connection).execute(
+            _ENSURE_HEAD_PG if postgres else _ENSURE_HEAD_SQLITE, {"genesis": canonical.GENESIS}
+        )
+        row = cursor.execute(_TAKE_HEAD_SQL).first()
     return int(row[0]), str(row[1])
 
 
@@ -125,7 +147,8 @@ def append(connection: Any, store: Any, events: Sequence[Event | Prepared]) -> i
         return 0
     prepared = prepare(events)
     postgres = bool(store.is_postgres)
-    seq, prev = lock_head(connection, postgres)
+    cursor = DriverCursor(connection)
+    seq, prev = lock_head(connection, postgres, cursor)
     at = utcnow()
     head_text = f',"{canonical.format_at(at)}",'
     at_value = stored_at(at, postgres)
@@ -137,10 +160,9 @@ def append(connection: Any, store: Any, events: Sequence[Event | Prepared]) -> i
         digest = sha256(prev.encode("ascii") + b"\n" + encoded).hexdigest()
         rows.append((seq, at_value, *entry.values, prev, digest))
         prev = digest
-    driver = driver_of(connection)
-    style = driver.dialect.paramstyle
-    driver.exec_driver_sql(_INSERT_SQL[style], rows)
-    driver.exec_driver_sql(_MOVE_HEAD_SQL[style], (seq, prev))
+    cursor.executemany(_INSERT_SQL, rows)
+    cursor.execute(_MOVE_HEAD_SQL, (seq, prev))
+    cursor.close()
     return seq
 
 

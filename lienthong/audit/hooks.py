@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lienthong.audit import archive, events
-from lienthong.audit.chain import Event, Prepared, append, append_now, prepare
+from lienthong.audit.chain import Event, Prepared, append, append_now
 from lienthong.audit.config import config_for, enabled, seal_for
 from lienthong.jsoncanon import digest
 from lienthong.store.models import LedgerEntry
@@ -165,11 +165,10 @@ class DeliveryAudit:
                     self.bodies.append((response_digest, "response", outcome.response))
             row = by_id.get(outcome.row_id)
             if row is not None and audit_on:
-                self.entries += prepare(
-                    events.attempt(
-                        row, outcome, owner, calls=calls, millis=millis, response_digest=response_digest
-                    )
+                event = events.attempt(
+                    row, outcome, owner, calls=calls, millis=millis, response_digest=response_digest
                 )
+                self.entries.append(Prepared.of(event))
 
     def __call__(self, connection: Any) -> None:
         archive.put_many(connection, self.store, self.bodies)
