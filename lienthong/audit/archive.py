@@ -18,25 +18,34 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lienthong.audit.chain import DriverCursor, stored_at
+from lienthong.audit.driver import DriverCursor, Insert, Table, stored_at
 from lienthong.audit.sealing import key_id_of
 from lienthong.clock import utcnow
 from lienthong.store.models import ArchivedBody
 
-#: Through the driver, like the ledger's insert (a few rows per delivery batch); ``ON CONFLICT`` is
-#: the same on SQLite (3.24+) and PostgreSQL.
-_INSERT_SQL = (
-    "INSERT INTO audit_archive (digest, kind, body, key_id, created_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (digest) DO NOTHING"
+#: ``ON CONFLICT`` is the same on SQLite (3.24+) and PostgreSQL: a body stored once is never stored again.
+ARCHIVE = Table(
+    "audit_archive",
+    (("digest", "text"), ("kind", "text"), ("body", "text"), ("key_id", "text"), ("created_at", "timestamp")),
+    "ON CONFLICT (digest) DO NOTHING",
 )
 
 
 def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]) -> None:
     """Archive ``(digest, kind, sealed text)`` triples in the caller's transaction (one statement)."""
+    insert = insert_of(store, bodies)
+    if insert is not None:
+        with DriverCursor(connection) as cursor:
+            cursor.write([insert])
+
+
+def insert_of(store: Any, bodies: Iterable[tuple[str, str, str]]) -> Insert | None:
+    """The archive rows of ``bodies``, to write along with a ledger append
+    (``chain.append(..., along=[...])``); None when there is nothing to write."""
     from lienthong.audit.config import enabled
 
     if not enabled(store):
-        return
+        return None
     now = stored_at(utcnow(), bool(store.is_postgres))
     seen: set[str] = set()
     rows = []
@@ -45,10 +54,7 @@ def put_many(connection: Any, store: Any, bodies: Iterable[tuple[str, str, str]]
             continue
         seen.add(digest)
         rows.append((digest, kind, sealed, key_id_of(sealed), now))
-    if rows:
-        cursor = DriverCursor(connection)
-        cursor.executemany(_INSERT_SQL, rows)
-        cursor.close()
+    return Insert(ARCHIVE, rows) if rows else None
 
 
 def get(store: Any, digest: str) -> str | None:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 
 from lienthong.audit import canonical
+from lienthong.audit.driver import DriverCursor, Insert, Table, driver_of, stored_at
 from lienthong.clock import utcnow
 
 
@@ -48,8 +48,17 @@ _ENSURE_HEAD_PG = text(
 )
 _TAKE_HEAD_SQL = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
 _READ_HEAD = text("SELECT seq, hash FROM audit_head WHERE id = 1")
-_COLUMNS = (*canonical.FIELDS, "prev_hash", "hash")
-_INSERT_SQL = f"INSERT INTO audit_ledger ({', '.join(_COLUMNS)}) VALUES ({', '.join(['?'] * len(_COLUMNS))})"
+#: The ledger's columns in FIELDS order, then the two hashes, with their PostgreSQL types.
+LEDGER = Table(
+    "audit_ledger",
+    (
+        ("seq", "integer"),
+        ("at", "timestamp"),
+        *((name, "text") for name in canonical.FIELDS[2:]),
+        ("prev_hash", "text"),
+        ("hash", "text"),
+    ),
+)
 _MOVE_HEAD_SQL = "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
 
 
@@ -84,45 +93,9 @@ def prepare(events: Sequence[Event | Prepared]) -> list[Prepared]:
     return [e if isinstance(e, Prepared) else Prepared.of(e) for e in events]
 
 
-def driver_of(connection: Any) -> Any:
-    """The Connection under a Session (or the Connection itself)."""
-    return connection.connection() if hasattr(connection, "get_bind") else connection
-
-
-class DriverCursor:
-    """A cursor of the DB-API connection under ``connection``, inside the caller's transaction.
-
-    The audit's statements go through it, not through SQLAlchemy: an append is three statements and
-    a handful of rows on every delivery batch, and SQLAlchemy's per-statement execution context and
-    per-row type processing cost several times the statements themselves (``docs/audit.md``).  SQL
-    is written with ``?`` placeholders and turned into ``%s`` for drivers of the format styles."""
-
-    def __init__(self, connection: Any) -> None:
-        driver = driver_of(connection)
-        self._cursor = driver.connection.cursor()
-        self._format = driver.dialect.paramstyle in ("format", "pyformat")
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self._format else sql
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> DriverCursor:
-        self._cursor.execute(self._sql(sql), parameters)
-        return self
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cursor.executemany(self._sql(sql), rows)
-
-    def first(self) -> Any:
-        return self._cursor.fetchone()
-
-    def close(self) -> None:
-        self._cursor.close()
-
-
-def lock_head(connection: Any, postgres: bool, cursor: DriverCursor | None = None) -> tuple[int, str]:
+def lock_head(connection: Any, postgres: bool, cursor: DriverCursor) -> tuple[int, str]:
     """Take the head lock and read the head (seq, hash), in one statement on the common path: a
     no-op update locks the row on PostgreSQL and takes the write lock on SQLite."""
-    cursor = cursor or DriverCursor(connection)
     row = cursor.execute(_TAKE_HEAD_SQL).first()
     if row is None:  # the head row was emptied (a test truncating every table): recreate it
         driver_of(connection).execute(
@@ -132,23 +105,39 @@ def lock_head(connection: Any, postgres: bool, cursor: DriverCursor | None = Non
     return int(row[0]), str(row[1])
 
 
-def stored_at(at: datetime, postgres: bool) -> Any:
-    """``at`` as the driver takes it: SQLite has no datetime type; SQLAlchemy's ``DateTime`` stores
-    this exact text there (and reads it back), so entries written either way read alike."""
-    return at if postgres else at.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def append(connection: Any, store: Any, events: Sequence[Event | Prepared]) -> int:
+def append(
+    connection: Any,
+    store: Any,
+    events: Sequence[Event | Prepared],
+    *,
+    along: Sequence[Insert] = (),
+) -> int:
     """Append ``events`` in the transaction of ``connection`` (a Session or a Connection); returns the
-    seq of the last entry (0 when nothing was appended).  Does nothing when the audit is off."""
+    seq of the last entry (0 when nothing was appended).  Does nothing when the audit is off.
+
+    ``along``: other audit rows of the same transaction (the archived bodies), written with the
+    entries: one statement on PostgreSQL (:meth:`DriverCursor.write`)."""
     from lienthong.audit.config import enabled
 
-    if not events or not enabled(store):
+    if not enabled(store):
+        return 0
+    if not events:
+        if along:
+            with DriverCursor(connection) as cursor:
+                cursor.write(along)
         return 0
     prepared = prepare(events)
     postgres = bool(store.is_postgres)
-    cursor = DriverCursor(connection)
-    seq, prev = lock_head(connection, postgres, cursor)
+    with DriverCursor(connection) as cursor:
+        seq, prev = lock_head(connection, postgres, cursor)
+        rows = _chained(prepared, seq, prev, postgres)
+        entries = Insert(LEDGER, rows)
+        cursor.write([*along, entries], (_MOVE_HEAD_SQL, (rows[-1][0], rows[-1][-1])))
+    return int(rows[-1][0])
+
+
+def _chained(prepared: Sequence[Prepared], seq: int, prev: str, postgres: bool) -> list[tuple[Any, ...]]:
+    """The rows of ``prepared`` numbered after ``seq`` and hashed in a chain from ``prev``."""
     at = utcnow()
     head_text = f',"{canonical.format_at(at)}",'
     at_value = stored_at(at, postgres)
@@ -160,10 +149,7 @@ def append(connection: Any, store: Any, events: Sequence[Event | Prepared]) -> i
         digest = sha256(prev.encode("ascii") + b"\n" + encoded).hexdigest()
         rows.append((seq, at_value, *entry.values, prev, digest))
         prev = digest
-    cursor.executemany(_INSERT_SQL, rows)
-    cursor.execute(_MOVE_HEAD_SQL, (seq, prev))
-    cursor.close()
-    return seq
+    return rows
 
 
 def append_now(store: Any, events: Sequence[Event]) -> int:

@@ -138,8 +138,8 @@ def transformed(
                         detail={"row_id": row["row_id"], "version": row["version"]},
                     )
                 )
-    archive.put_many(session, store, queued.bodies)
-    append(session, store, entries)
+    bodies = archive.insert_of(store, queued.bodies)
+    append(session, store, entries, along=[bodies] if bodies else [])
 
 
 class DeliveryAudit:
@@ -171,8 +171,8 @@ class DeliveryAudit:
                 self.entries.append(Prepared.of(event))
 
     def __call__(self, connection: Any) -> None:
-        archive.put_many(connection, self.store, self.bodies)
-        append(connection, self.store, self.entries)
+        bodies = archive.insert_of(self.store, self.bodies)
+        append(connection, self.store, self.entries, along=[bodies] if bodies else [])
 
 
 def replays(
