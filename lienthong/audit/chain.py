@@ -1,10 +1,11 @@
 """Appending to the ledger: one chain per store, gapless seqs, safe with concurrent writers.
 
 Entries are appended inside the caller's transaction (the state change they record commits with
-them or not at all), as one batch: one head lock, one ``executemany`` insert, one head update.
+them or not at all), as one batch: one head lock, then the rows and the head's new position
+(``lienthong.audit.driver``: one statement on PostgreSQL, an ``executemany`` and an update on SQLite).
 
 The head row (``audit_head``) serialises appenders:
-- PostgreSQL: ``SELECT … FOR UPDATE`` on it, held until the caller's transaction ends;
+- PostgreSQL: a no-op ``UPDATE … RETURNING`` locks it until the caller's transaction ends;
 - SQLite: the first statement of the append is a write to it, which takes the database's write
   lock (held until commit; other writers wait on the busy timeout): one writer at a time, in this
   process or any other.

@@ -3,7 +3,7 @@
 A sealed value is ``enc:<format>:<keyid>:<base64(nonce ‖ ciphertext ‖ tag)>``:
 
 - format ``2`` (written now): LZ4 block compression; associated data ``2:<keyid>``;
-- format ``1`` (written before 2026-11-29, still read): zlib level 1; associated data ``<keyid>``.
+- format ``1`` (written by earlier versions, still read): zlib level 1; associated data ``<keyid>``.
 
 LZ4 replaced zlib on the hot path: sealing a 1.2 KB payload or a 3 KB staged dossier took 22-36 µs
 with zlib level 1 and 2-6 µs with LZ4, for 0.52-0.56 of the plain size instead of 0.40-0.45
