@@ -16,7 +16,7 @@ HOST = socket.gethostname()
 
 
 def worker_id() -> str:
-    return f"{HOST}:{os.getpid()}:{threading.get_ident()}"
+    return f"{process_owner_prefix()}{threading.get_ident()}"
 
 
 def process_owner_prefix() -> str:

@@ -34,13 +34,11 @@ from lienthong.jsoncanon import canonical
 from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
+from lienthong.store.outbox import OUTCOME_UNKNOWN
 from lienthong.store.protection import TargetGuard
 from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
-
-#: Prefix of ``last_error`` when the target may have applied the write (answer lost).
-OUTCOME_UNKNOWN = outbox.OUTCOME_UNKNOWN
 
 
 class BreakerOpen(Exception):

@@ -121,16 +121,16 @@ OLDER = aliased(OutboxRow, name="older")
 PARENT = aliased(OutboxRow, name="parent")
 
 
+def blocked_condition(parent):  # type: ignore[no-untyped-def]
+    """A pending follow-up whose ``parent`` (an alias of the outbox joined on ``parent_id``) waits
+    for a person (``states.BLOCKED``)."""
+    return and_(OutboxRow.state == states.PENDING, parent.state.in_(states.BLOCKING_PARENT_STATES))
+
+
 def live_bucket(parent):  # type: ignore[no-untyped-def]
     """A live row's state for reporting: ``blocked`` for a pending follow-up whose ``parent`` (an
     alias of the outbox, outer-joined on ``parent_id``) waits for a person; else the row's state."""
-    return case(
-        (
-            and_(OutboxRow.state == states.PENDING, parent.state.in_(states.BLOCKING_PARENT_STATES)),
-            literal(states.BLOCKED),
-        ),
-        else_=OutboxRow.state,
-    )
+    return case((blocked_condition(parent), literal(states.BLOCKED)), else_=OutboxRow.state)
 
 
 def claimable_condition(now: Any):  # type: ignore[no-untyped-def]
@@ -378,7 +378,7 @@ def blocked_count(store: Store, route: str | None = None) -> int:
         select(func.count())
         .select_from(OutboxRow)
         .join(parent, parent.id == OutboxRow.parent_id)
-        .where(OutboxRow.state == states.PENDING, parent.state.in_(states.BLOCKING_PARENT_STATES))
+        .where(blocked_condition(parent))
     )
     if route is not None:
         query = query.where(OutboxRow.route == route)

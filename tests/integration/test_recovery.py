@@ -18,6 +18,7 @@ from tests.integration.conftest import MAPPINGS, received
 
 
 def a_dead_worker_id() -> str:
+    """The worker id of a process that has exited (the pid of a child that already ended)."""
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )

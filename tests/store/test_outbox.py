@@ -192,13 +192,9 @@ def test_refresh_statistics_gives_the_planner_the_outbox_size(store):
 
 
 def test_rows_of_a_worker_that_died_come_back_pending_and_marked_outcome_unknown(store):
-    import subprocess
-    import sys
+    from tests.integration.test_recovery import a_dead_worker_id
 
-    from lienthong.workers import HOST
-
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_owner = f"{HOST}:{gone.stdout.strip()}:1"
+    dead_owner = a_dead_worker_id()
     row_id = add_row(store, "A")
     fresh = add_row(store, "B")
     assert len(outbox.claim(store, "t", "Op", dead_owner, 1, lease_seconds=600)) == 1
