@@ -24,7 +24,7 @@ ROUTE_ORDER = ("catalogue_sync", "dossier_sync", "birth_bhyt")
 
 
 def run_demo(console: Console, *, dossiers: int, seed: int, as_json: bool = False) -> int:
-    from lienthong.cli_output import print_summary
+    from lienthong.cli.output import print_summary
     from lienthong.pipeline.runner import Gateway
     from simulators.cluster import SimulatorCluster
 

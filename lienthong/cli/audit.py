@@ -15,14 +15,11 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from lienthong.cli.common import gateway_from as _gateway
+from lienthong.cli.common import iso_since
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-
-def _gateway(ctx: click.Context):  # noqa: ANN202
-    from lienthong.cli import gateway_from
-
-    return gateway_from(ctx)
 
 
 def _actor(actor: str | None) -> str:
@@ -190,10 +187,9 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
 def _moment(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    from lienthong.cli import _iso_since
 
     try:
-        text = _iso_since(value)
+        text = iso_since(value)
     except click.BadParameter:
         raise click.BadParameter(f"{value!r} is not an ISO date-time", param_hint=name) from None
     from datetime import UTC

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from lienthong.cli.common import gateway_from
+
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -58,7 +60,6 @@ def report(
 ) -> None:
     """Reconciliation: per route, agency and day, what was pulled and where it is now; the catalogue's
     offered-online vs synced figure; the portal's indicators recomputed from the synced dossiers."""
-    from lienthong.cli import gateway_from
     from lienthong.report import collect_report
     from lienthong.report.csvout import render_csv
     from lienthong.report.html import render_html
