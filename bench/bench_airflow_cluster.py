@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         store_db=f"lienthong_store_{tag}", dossiers=args.dossiers, dags_folder=dags, mappings=mappings,
         worker_concurrency=args.concurrency, api_port=18280, sim_ports=(18281, 18282, 18283),
         worker_log_ports=18293,
+        # The naive one-task-per-dossier pattern maps over thousands of items: a benchmark-only
+        # setting, kept out of docker/airflow.env (production keeps Airflow's 1024).
+        extra_env={"AIRFLOW__CORE__MAX_MAP_LENGTH": str(max(1024, naive_count * 2))},
     )  # fmt: skip
     cluster = Cluster(config)
     cli_db = f"lienthong_cli_{tag}"

@@ -3,6 +3,14 @@
 # Airflow's metadata schema, the gateway store's schema, the admin password file SimpleAuthManager
 # reads (from AIRFLOW_ADMIN_PASSWORD, never printed), and one pool per target.
 set -euo pipefail
+# Started as root (compose: user "0:0"): make the shared volumes the airflow user's, then run the rest as
+# that user, so that nothing it writes (password file, generated keys) belongs to root.
+if [ "$(id -u)" = "0" ]; then
+  uid="${AIRFLOW_UID:-50000}"
+  mkdir -p /opt/airflow/auth /opt/airflow/logs /opt/lienthong/data
+  chown -R "${uid}:0" /opt/airflow/auth /opt/airflow/logs /opt/lienthong/data
+  exec setpriv --reuid="${uid}" --regid=0 --clear-groups env HOME=/home/airflow bash "$0" "$@"
+fi
 airflow db migrate
 python - <<'PY'
 import json, os

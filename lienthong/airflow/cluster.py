@@ -93,6 +93,8 @@ class ClusterConfig:
     worker_concurrency: int | None = None  # None: docker/airflow.env's value
     dossiers: int = 2000
     seed: int = 20250101
+    #: False: no simulators; the operator's AIRFLOW_CONN_MOTCUA/DVCQG/BHXH reach the components.
+    simulators: bool = True
     mess_rate: float = 0.0
     dags_folder: Path = PACKAGE_ROOT / "dags"
     plugins_folder: Path = PACKAGE_ROOT / "plugins"
@@ -119,6 +121,12 @@ class ClusterConfig:
         for suffix, (name, kind) in getters.items():
             if f"LIENTHONG_CLUSTER_{suffix}" in env:
                 values[name] = kind(env[f"LIENTHONG_CLUSTER_{suffix}"])
+        if "LIENTHONG_CLUSTER_SIMULATORS" in env:
+            values["simulators"] = env["LIENTHONG_CLUSTER_SIMULATORS"].strip().lower() not in (
+                "0",
+                "false",
+                "no",
+            )
         if "LIENTHONG_CLUSTER_SIM_PORTS" in env:
             values["sim_ports"] = tuple(int(p) for p in env["LIENTHONG_CLUSTER_SIM_PORTS"].split(","))
         return replace(base, **{**values, **overrides})
@@ -201,11 +209,6 @@ class Cluster:
             "LIENTHONG_MAPPINGS": str(Path(c.mappings).resolve()),
             # One data folder for every component: the audit ledger's generated keys are shared.
             "LIENTHONG_HOME": str(self.run_dir / "home"),
-            "AIRFLOW_CONN_MOTCUA": connection_json(motcua, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET),
-            "AIRFLOW_CONN_DVCQG": connection_json(
-                dvcqg, DVCQG_USERNAME, DVCQG_PASSWORD, dstcode="83", madonvi="000.00.00.H07"
-            ),
-            "AIRFLOW_CONN_BHXH": connection_json(bhxh, BHXH_USERNAME, BHXH_PASSWORD),
             # Native only: paths and ports that containers get from their own filesystem and network.
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__API__BASE_URL": c.api_url,
@@ -215,9 +218,62 @@ class Cluster:
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": c.name,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])),
         }
+        if c.simulators:
+            own |= {
+                "AIRFLOW_CONN_MOTCUA": connection_json(motcua, MOTCUA_CLIENT_ID, MOTCUA_CLIENT_SECRET),
+                "AIRFLOW_CONN_DVCQG": connection_json(
+                    dvcqg, DVCQG_USERNAME, DVCQG_PASSWORD, dstcode="83", madonvi="000.00.00.H07"
+                ),
+                "AIRFLOW_CONN_BHXH": connection_json(bhxh, BHXH_USERNAME, BHXH_PASSWORD),
+            }
         if c.worker_concurrency is not None:
             own["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(c.worker_concurrency)
         return {**read_env_file(), **own, **c.extra_env}
+
+    def component_environment(self, caller: dict[str, str] | None = None) -> dict[str, str]:
+        """What every component process gets: the caller's environment without another Airflow
+        deployment's settings, the operator's own settings that this file does not set (alert webhook,
+        e-mail, archive keys, real connections: :func:`passed_through`), then :meth:`environment`."""
+        caller = dict(os.environ if caller is None else caller)
+        own = self.environment()
+        operator = {k: v for k, v in passed_through(caller).items() if k not in own}
+        if not self.config.simulators:
+            missing = [name for name in SIMULATED_CONNECTIONS if name not in operator]
+            if missing:
+                raise ClusterError(
+                    f"--no-simulators: set {', '.join(missing)} (Airflow connection JSON) for the real systems"
+                )
+        return {**_own_environment(caller), **operator, **own}
+
+    def cli_environment(self, environ: dict[str, str] | None = None) -> list[str]:
+        """Shell lines that give a CLI on this machine the cluster's store, mappings and keys, so that
+        ``lienthong dead list`` reads what the workers wrote.  Values that are secrets are never
+        printed: they are read from the owner-only files of the run directory (``$(cat …)``) or left to
+        the operator's own environment (named, not shown)."""
+        env = self.environment()
+        lines = [
+            "# the environment a `lienthong` CLI needs next to this cluster (no secret values printed)",
+            f"export LIENTHONG_DATABASE_URL={_shell_quote(env['LIENTHONG_DATABASE_URL'])}",
+            f"export LIENTHONG_MAPPINGS={_shell_quote(env['LIENTHONG_MAPPINGS'])}",
+            f"export LIENTHONG_HOME={_shell_quote(env['LIENTHONG_HOME'])}",
+        ]
+        connections = self.run_dir / "connections"
+        for name in SIMULATED_CONNECTIONS:
+            if name in env:
+                path = connections / f"{name}.json"
+                write_private(path, env[name])
+                lines.append(f'export {name}="$(cat {_shell_quote(str(path))})"')
+        operator = passed_through(dict(os.environ if environ is None else environ))
+        for name, value in sorted(operator.items()):
+            if name.startswith("AIRFLOW__") or name in env:
+                continue
+            if name.endswith("_FILE"):  # a path to a secret, not the secret: the CLI reads the same file
+                lines.append(f"export {name}={_shell_quote(value)}")
+            else:
+                lines.append(
+                    f"# {name}: set in your environment when the cluster started; keep the same value"
+                )
+        return lines
 
     def components(self) -> list[Component]:
         c, airflow = self.config, str(Path(sys.executable).with_name("airflow"))
@@ -235,6 +291,8 @@ class Cluster:
             Component("dag-processor", [airflow, "dag-processor"]),
             Component("triggerer", [airflow, "triggerer"]),
         ]  # fmt: skip
+        if not c.simulators:
+            found = found[1:]
         for i in range(1, c.workers + 1):
             name = f"worker-{i}"
             found.append(
@@ -248,11 +306,12 @@ class Cluster:
         return found
 
     # --- up ---------------------------------------------------------------------------------------
-    def up(self, *, wait: float = 180.0, out=print) -> None:  # noqa: ANN001
-        """Prepare databases, start every component not already running, wait for health, pools."""
+    def up(self, *, wait: float = 180.0, out=print, environ: dict[str, str] | None = None) -> None:  # noqa: ANN001
+        """Prepare databases, start every component not already running, wait for health, pools.
+        ``environ``: the operator's environment (default: this process's)."""
         for folder in (self.home, self.logs, self.pids):
             folder.mkdir(parents=True, exist_ok=True)
-        env = {**_own_environment(), **self.environment()}
+        env = self.component_environment(environ)
         self.create_databases()
         out("migrating Airflow's metadata database ...")
         self._run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env)
@@ -332,7 +391,7 @@ class Cluster:
                 missing = [
                     k for k, v in health.items() if isinstance(v, dict) and v.get("status") != "healthy"
                 ]
-                for port in self.config.sim_ports:
+                for port in self.config.sim_ports if self.config.simulators else ():
                     requests.get(
                         f"http://{self.config.host}:{port}/_sim/health", timeout=5
                     ).raise_for_status()
@@ -408,28 +467,69 @@ class Cluster:
         return "\n".join(parts)
 
 
-def _own_environment() -> dict[str, str]:
-    """The caller's environment without its Airflow and gateway settings: the cluster's components get
-    exactly the configuration built here (a test process may carry another Airflow home's)."""
+class ClusterError(Exception):
+    """A cluster that cannot start as configured (one line for the operator, no traceback)."""
+
+
+#: The connections the simulators stand in for: set by the cluster while it runs them.
+SIMULATED_CONNECTIONS = ("AIRFLOW_CONN_MOTCUA", "AIRFLOW_CONN_DVCQG", "AIRFLOW_CONN_BHXH")
+#: The operator's settings that reach every component (an allow-list by prefix): connections (the
+#: alert webhook ``AIRFLOW_CONN_LIENTHONG_ALERTS``, real systems with ``--no-simulators``), e-mail,
+#: and the gateway's own settings (archive key ring, signing key, pinned keys, retention, leases).
+PASSED_THROUGH = ("AIRFLOW_CONN_", "AIRFLOW__SMTP__", "AIRFLOW__EMAIL__", "LIENTHONG_")
+#: Never passed through: the cluster's own configuration of itself, and the test harness's switches.
+NOT_PASSED = ("LIENTHONG_CLUSTER_", "LIENTHONG_WORKER_HOSTNAME", "LIENTHONG_TEST_")
+
+
+def passed_through(caller: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in caller.items() if k.startswith(PASSED_THROUGH) and not k.startswith(NOT_PASSED)}
+
+
+def _own_environment(caller: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without Airflow and gateway settings (a test process may carry
+    another Airflow home's); the operator's own settings come back through :func:`passed_through`."""
     dropped = ("AIRFLOW__", "AIRFLOW_CONN_", "LIENTHONG_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "AIRFLOW_HOME"}
+    return {k: v for k, v in caller.items() if not k.startswith(dropped) and k != "AIRFLOW_HOME"}
+
+
+def _shell_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="airflow-cluster", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "env"],
+        help="env: print the shell lines a `lienthong` CLI needs to work on this cluster's store",
+    )
     parser.add_argument("--run-dir", type=Path, help="pid files, logs, secrets (default .lienthong/cluster)")
     parser.add_argument("--api-port", type=int)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--dossiers", type=int, help="dossiers the one-stop simulator serves")
     parser.add_argument("--drop-databases", action="store_true", help="with down: drop both databases")
+    parser.add_argument(
+        "--no-simulators",
+        action="store_true",
+        help="start no simulators: AIRFLOW_CONN_MOTCUA/DVCQG/BHXH from your environment reach the components",
+    )
     args = parser.parse_args(argv)
     overrides = {
         k: v for k, v in vars(args).items() if k in ("run_dir", "api_port", "workers", "dossiers") and v
     }
+    if args.no_simulators:
+        overrides["simulators"] = False
     cluster = Cluster(ClusterConfig.from_env(**overrides))
     if args.command == "up":
-        cluster.up()
+        try:
+            cluster.up()
+        except ClusterError as exc:
+            print(f"airflow-cluster: {exc}", file=sys.stderr)
+            return 2
+    elif args.command == "env":
+        print("\n".join(cluster.cli_environment()))
     elif args.command == "down":
         stopped = cluster.down()
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")

@@ -11,6 +11,7 @@ never scheduled, so create them before the first run.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -53,6 +54,21 @@ def pools_import_document(specs: list[PoolSpec]) -> dict[str, dict[str, object]]
     }
 
 
+def airflow_command() -> str:
+    """The ``airflow`` of this virtualenv: ``.venv/bin/python -m lienthong.airflow.pools --apply`` works
+    without activating the virtualenv (its bin folder is not on PATH then)."""
+    beside = Path(sys.executable).with_name("airflow")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("airflow")
+    if found is None:
+        raise click.ClickException(
+            "no `airflow` command beside this Python nor on PATH: install the `airflow` extra "
+            "(make venv) or pass --airflow PATH"
+        )
+    return found
+
+
 @click.group("airflow")
 def airflow_group() -> None:
     """Airflow helpers (the route DAGs live in dags/)."""
@@ -63,9 +79,15 @@ def airflow_group() -> None:
     "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="write an import file"
 )
 @click.option("--apply", is_flag=True, help="create or update the pools with `airflow pools set`")
-@click.option("--airflow", "airflow_bin", default="airflow", show_default=True, help="the airflow command")
-def pools_command(json_file: Path | None, apply: bool, airflow_bin: str) -> None:
+@click.option(
+    "--airflow",
+    "airflow_bin",
+    default=None,
+    help="the airflow command (default: the one installed beside this Python, else `airflow` on PATH)",
+)
+def pools_command(json_file: Path | None, apply: bool, airflow_bin: str | None) -> None:
     """Show (or create) one pool per target, sized by the target files."""
+    airflow_bin = airflow_bin or airflow_command()
     specs = pool_specs()
     for spec in specs:
         click.echo(f"{spec.name}\t{spec.slots}\t{spec.description}")

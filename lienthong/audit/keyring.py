@@ -21,6 +21,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ENV_KEYS = "LIENTHONG_ARCHIVE_KEYS"
+#: The same list read from a file (a mounted secret): keys stay out of the process's environment
+#: listing, ``docker inspect`` and the cluster's printed settings.
+ENV_KEYS_FILE = "LIENTHONG_ARCHIVE_KEYS_FILE"
 KEY_FILE = "archive.keys"
 
 
@@ -103,8 +106,8 @@ def load(keys_dir: Path, environ: dict[str, str] | None = None) -> Keyring:
     """The key ring for a deployment: the environment's, else the generated default in ``keys_dir``."""
     env = os.environ if environ is None else environ
     with _lock:
-        configured = env.get(ENV_KEYS)
-        ring = parse_keys(configured, ENV_KEYS) if configured else None
+        configured, source = _configured(env)
+        ring = parse_keys(configured, source) if configured else None
         if ring is None:
             keys_dir = keys_dir.resolve()
             ring = _by_dir.get(keys_dir) or _default_file(keys_dir)
@@ -117,9 +120,22 @@ def load(keys_dir: Path, environ: dict[str, str] | None = None) -> Keyring:
         return ring
 
 
+def _configured(env) -> tuple[str | None, str]:  # noqa: ANN001 - a mapping of the environment
+    """The configured key list and where it came from (for messages: never the keys)."""
+    if env.get(ENV_KEYS):
+        return env[ENV_KEYS], ENV_KEYS
+    path = env.get(ENV_KEYS_FILE)
+    if not path:
+        return None, ENV_KEYS
+    try:
+        return Path(path).read_text(encoding="ascii"), f"{ENV_KEYS_FILE} ({path})"
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyringError(f"{ENV_KEYS_FILE}: cannot read {path} ({type(exc).__name__})") from None
+
+
 def key_for(key_id: str) -> bytes:
     key = _known.get(key_id)
-    if key is None and os.environ.get(ENV_KEYS):
+    if key is None and (os.environ.get(ENV_KEYS) or os.environ.get(ENV_KEYS_FILE)):
         # A reader that never loaded a ring (a Store opened without a Gateway): the configured one.
         # Never a generated default here: a reader must not invent a key it cannot have sealed with.
         load(Path("."))

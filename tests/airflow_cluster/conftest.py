@@ -6,11 +6,14 @@ its databases dropped) even when a test fails.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import shutil
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -111,13 +114,62 @@ def airflow_cluster(tmp_path_factory):
     )
     cluster = Cluster(config)
     cluster.drop_databases()
+    # The operator's settings the cluster must pass through to every component: an alert webhook
+    # (a receiver in this process), a real archive key ring in a mounted-secret file, SMTP settings.
+    from lienthong.audit.keyring import new_key_line
+
+    receiver = WebhookReceiver()
+    keys = tmp / "secrets" / "archive.keys"
+    keys.parent.mkdir()
+    keys.write_text(new_key_line() + "\n", encoding="ascii")
+    keys.chmod(0o600)
+    operator = {
+        "AIRFLOW_CONN_LIENTHONG_ALERTS": json.dumps({"conn_type": "http", "host": receiver.url}),
+        "LIENTHONG_ARCHIVE_KEYS_FILE": str(keys),
+        "AIRFLOW__SMTP__SMTP_HOST": "127.0.0.1",
+        "AIRFLOW__SMTP__SMTP_PORT": str(free_ports(1)[0]),
+        "AIRFLOW__SMTP__SMTP_MAIL_FROM": "lienthong-test@example.invalid",
+    }
+    cluster.operator_environment = operator  # the tests read what was given
+    cluster.webhook = receiver
     try:
-        cluster.up(wait=240, out=lambda line: None)
+        cluster.up(wait=240, out=lambda line: None, environ={**os.environ, **operator})
         yield cluster
     finally:
+        receiver.close()
         cluster.down()
         cluster.drop_databases()
         # The components' and the tasks' logs join the session's scan for personal data and secrets.
         for path in (tmp / "run" / "logs").rglob("*"):
             if path.is_file():
                 add_log_file(path)
+
+
+class WebhookReceiver:
+    """A local alert webhook: keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    received.append(json.loads(self.rfile.read(length) or b"{}"))
+                except ValueError:
+                    received.append({"unparsable": True})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -117,3 +117,92 @@ def test_status_plugin_behind_airflow_authentication(airflow_cluster, finished_r
         metrics.status_code == 200
         and 'lienthong_outbox_backlog{state="pending",target="dvcqg"} 0.0' in metrics.text
     )
+
+
+def _environ_of(pid: int) -> dict[str, str]:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")  # noqa: SIM115
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+def test_the_operators_settings_reach_every_component(airflow_cluster):
+    """Alert webhook, archive key ring (as a file) and SMTP settings: in the environment the processes
+    were started with, read from /proc (not from the cluster's own computation).  Airflow's processes
+    rename themselves (setproctitle), which moves their environment block out of /proc's view: those
+    are proven by effect instead (the webhook receives the workers' alert, the CLI opens what the
+    workers sealed with the file's key ring: the next test)."""
+    expected = airflow_cluster.operator_environment
+    readable = []
+    for component in airflow_cluster.components():
+        pid = airflow_cluster._pid(component.name)
+        assert pid is not None, f"{component.name} is not running"
+        env = _environ_of(pid)
+        if "PATH" not in env:
+            continue  # overwritten by setproctitle
+        readable.append(component.name)
+        for key, value in expected.items():
+            assert env.get(key) == value, (component.name, key)
+    assert readable, "no component's environment was readable"
+
+
+def test_a_dead_letter_alerts_the_webhook_and_the_printed_cli_environment_reads_it(
+    airflow_cluster, finished_run, tmp_path
+):
+    """A dossier the portal refuses (appointment before reception: -1) becomes a dead letter; the
+    run alerts the operator's webhook; `lienthong dead list/show` run with the environment that
+    `airflow-cluster.sh env` prints (and nothing else of this process's) reads it from the cluster's
+    store with the cluster's key ring."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    motcua = f"http://127.0.0.1:{airflow_cluster.config.sim_ports[0]}"
+    code, source_id = _an_acknowledged_dossier(airflow_cluster)
+    patched = requests.post(
+        f"{motcua}/_sim/dossiers/{source_id}",
+        json={"appointmentDate": "2001-01-01T08:00:00.000+0700"},
+        timeout=30,
+    )
+    assert patched.status_code == 200, patched.text[:300]
+    before = len(airflow_cluster.webhook.received)
+    airflow_cluster.rest.run_dag(DAG, timeout=300)
+    alerts = [a for a in airflow_cluster.webhook.received[before:] if a.get("route") == DAG]
+    assert alerts, f"no alert reached the webhook: {airflow_cluster.webhook.received}"
+
+    script = tmp_path / "cli-env.sh"
+    script.write_text("\n".join(airflow_cluster.cli_environment(airflow_cluster.operator_environment)) + "\n")
+    lienthong = f"{os.path.dirname(sys.executable)}/lienthong"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LIENTHONG_", "AIRFLOW"))}
+    done = subprocess.run(
+        ["bash", "-c", f". {script} && {lienthong} dead list --route {DAG} --json"],
+        env=clean, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    dead = json.loads(done.stdout)
+    assert [row["record_key"] for row in dead] == [code], [row["record_key"] for row in dead]
+    shown = subprocess.run(
+        ["bash", "-c", f". {script} && {lienthong} dead show {dead[0]['id']}"],
+        env=clean, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]  # the sealed payload opened with the cluster's ring
+
+
+def _an_acknowledged_dossier(cluster) -> tuple[str, str]:  # noqa: ANN001
+    """(dossier code, source id) of one dossier the portal acknowledged in the first run."""
+    from lienthong.store import Store
+    from lienthong.store.models import OutboxRow, StagedRecord
+
+    store = Store(cluster.environment()["LIENTHONG_DATABASE_URL"], migrate=False)
+    try:
+        with store.session() as session:
+            return tuple(
+                session.execute(
+                    select(OutboxRow.record_key, StagedRecord.source_id)
+                    .join(StagedRecord, StagedRecord.id == OutboxRow.staged_id)
+                    .where(OutboxRow.operation == "DongBoHoSoMC", OutboxRow.state == "acknowledged")
+                    .order_by(OutboxRow.id)
+                    .limit(1)
+                ).one()
+            )
+    finally:
+        store.dispose()

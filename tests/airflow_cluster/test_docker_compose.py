@@ -5,7 +5,11 @@ the same deployment-specific keys, no secret written into a committed file."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -29,6 +33,9 @@ def _service_env(name: str) -> dict[str, str]:
     service = SERVICES[name]
     env: dict[str, str] = {}
     for file in service.get("env_file", []):
+        if isinstance(file, dict):  # {path, required: false}: the operator's secrets, absent here
+            assert file.get("required") is False, file
+            continue
         env.update(read_env_file(DOCKER / file))
     env.update({k: str(v) for k, v in (service.get("environment") or {}).items()})
     return env
@@ -106,3 +113,66 @@ def test_image_is_the_pinned_airflow_with_the_lock():
     assert f"apache-airflow=={version}" in (PACKAGE_ROOT / "requirements.lock").read_text().split()
     init = (DOCKER / "init.sh").read_text()
     assert "airflow db migrate" in init and "lienthong.airflow.pools --apply" in init
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    """No Docker engine here: the file is checked against the Compose Specification's JSON Schema
+    (vendored by check-jsonschema), which `docker compose config` would also enforce."""
+    tool = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.compose-spec", str(DOCKER / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dockerfile_passes_hadolint():
+    tool = Path(sys.executable).with_name("hadolint")
+    if not tool.exists():
+        tool = Path(shutil.which("hadolint") or "hadolint")
+    done = subprocess.run(
+        [str(tool), "--no-color", "--failure-threshold", "warning", str(DOCKER / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_component_has_a_health_check_and_workers_wait_for_the_api_server():
+    for name, service in SERVICES.items():
+        check = service.get("healthcheck") or {}
+        if name == "airflow-init":  # a one-shot job: completion is its health
+            assert check.get("disable") is True
+            continue
+        assert check.get("test"), f"{name} has no health check"
+    job_types = {"scheduler": "SchedulerJob", "dag-processor": "DagProcessorJob", "triggerer": "TriggererJob"}
+    for name, job in job_types.items():
+        assert job in " ".join(SERVICES[name]["healthcheck"]["test"]), name
+    for name in ("worker-1", "worker-2"):
+        assert "inspect ping" in " ".join(SERVICES[name]["healthcheck"]["test"])
+        assert SERVICES[name]["depends_on"]["api-server"]["condition"] == "service_healthy"
+    assert "name" not in COMPOSE  # Compose v1 and older v2 refuse a top-level name: -p lienthong instead
+
+
+def test_the_init_service_can_write_what_it_writes():
+    """It runs as root to make the shared volumes the airflow user's, then drops to that user; the
+    volumes mount on folders the image creates for that user."""
+    assert SERVICES["airflow-init"]["user"] == "0:0"
+    init = (DOCKER / "init.sh").read_text()
+    assert "chown" in init and "setpriv" in init
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    common = COMPOSE["x-airflow-common"]["volumes"]
+    for mount in common:
+        target = mount.split(":")[1]
+        if target != "/opt/airflow/logs":  # the base image's own folder
+            assert target in dockerfile, f"{target} is not created in the image"
+
+
+def test_benchmark_settings_stay_out_of_the_shared_settings():
+    shared = read_env_file(DOCKER / "airflow.env")
+    assert "AIRFLOW__CORE__MAX_MAP_LENGTH" not in shared
+    assert int(shared["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) <= 120
+    assert int(shared["AIRFLOW__CORE__PARALLELISM"]) <= 16
