@@ -11,7 +11,6 @@ import unicodedata
 from collections import Counter, defaultdict
 
 from click.testing import CliRunner
-
 from sqlalchemy import select
 
 from lienthong.cli import main
@@ -52,7 +51,9 @@ def test_the_gap_per_record_is_what_the_portal_and_the_source_say(scenario):
     with store.session() as session:
         staged = dict(
             session.execute(
-                select(StagedRecord.record_key, StagedRecord.source_id).where(StagedRecord.route == "dossier_sync")
+                select(StagedRecord.record_key, StagedRecord.source_id).where(
+                    StagedRecord.route == "dossier_sync"
+                )
             ).all()
         )
     at_portal = set(received(scenario.cluster.dvcqg)["dossiers"])
@@ -222,7 +223,16 @@ def test_chart_days_are_the_records_own_dates_not_the_pull_date(scenario):
 def test_csv_parses_and_carries_the_same_figures(scenario):
     data = report_of(scenario)
     rows = list(csv.DictReader(io.StringIO(render_csv(data))))
-    assert rows and list(rows[0]) == ["section", "route", "agency", "agency_name", "day", "record", "metric", "value"]
+    assert rows and list(rows[0]) == [
+        "section",
+        "route",
+        "agency",
+        "agency_name",
+        "day",
+        "record",
+        "metric",
+        "value",
+    ]
     totals = {(r["route"], r["metric"]): int(r["value"]) for r in rows if r["section"] == "route_total"}
     records = {(r["route"], r["metric"]): int(r["value"]) for r in rows if r["section"] == "records_total"}
     for route in data.routes:
