@@ -49,7 +49,8 @@ h3 { font-size: 16px; margin: 22px 0 8px; }
 .ledger.ok { background: #e3f9e5; border: 1px solid #9fd8a8; }
 .ledger.amber { background: #fffbea; border: 1px solid #f7c948; }
 .ledger.failed { background: #ffe3e3; border: 1px solid #f5a3a3; }
-table.gap td { white-space: normal; text-align: left; }
+table.gap td, table.gap th { white-space: normal; text-align: left; }
+table.gap td.since { white-space: nowrap; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 14px; }
 .card { background: #fff; border-radius: 10px; padding: 14px 16px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 .card .label { color: #616e7c; font-size: 13px; }

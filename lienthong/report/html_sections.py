@@ -62,7 +62,7 @@ def gap_section(data: ReportData) -> list[str]:
             row = gap_row(data, item, route.route)
             rows.append(
                 f'<tr data-fate="{nfc(row["fate"])}"><td>{nfc(route.route)}</td><td><code>{nfc(row["record"])}'
-                f"</code></td><td>{nfc(row['agency'])}</td><td>{nfc(row['state'])}</td><td>{nfc(row['since'])}"
+                f"</code></td><td>{nfc(row['agency'])}</td><td>{nfc(row['state'])}</td><td class='since'>{nfc(row['since'])}"
                 f"</td><td>{nfc(row['reason'])}</td><td><code>{nfc(row['command'])}</code></td></tr>"
             )
     parts.append(f'<table id="gap" class="gap"><thead><tr>{header}</tr></thead><tbody>')

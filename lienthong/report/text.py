@@ -49,12 +49,13 @@ def record_figures(counts: RecordCounts) -> list[int]:
     ]
 
 
-def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+def _table(header: list[str], rows: list[list[object]], left: int = 1) -> list[str]:
+    """Columns aligned; the first ``left`` to the left (names, text), the others to the right (numbers)."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for index, row in enumerate(cells):
-        parts = [row[0].ljust(widths[0])] + [row[i].rjust(widths[i]) for i in range(1, len(row))]
+        parts = [row[i].ljust(widths[i]) if i < left else row[i].rjust(widths[i]) for i in range(len(row))]
         lines.append("  " + "  ".join(parts).rstrip())
         if index == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
@@ -105,7 +106,7 @@ def gap_lines(data: ReportData, route: RouteData) -> list[str]:
         return ["  gap: none"]
     lines = [f"  gap: {route.gap_total} record{'s' if route.gap_total != 1 else ''} not where they belong"]
     rows = [_gap_cells(data, item, route.route) for item in route.gap]
-    lines += _table(["record", "agency", "state", "since", "reason", "its life"], rows)
+    lines += _table(["record", "agency", "state", "since", "reason", "its life"], rows, left=6)
     if route.gap_left_out:
         lines.append(
             f"  … and {route.gap_left_out} more not listed here (--gap-limit 0 lists all; the CSV lists all)"
