@@ -111,6 +111,22 @@ def test_the_banner_says_what_is_open_in_numbers_and_the_exit_status_follows(sce
     assert all(reasons) and any("SoDinhDanh" in r for r in reasons)
 
 
+def test_the_command_in_each_gap_row_shows_that_records_life(scenario, monkeypatch):
+    from lienthong.audit.lineage import lineage
+
+    data = report_of(scenario)
+    store = scenario.gateway.store
+    for route in data.routes:
+        for item in route.gap:
+            steps = lineage(store, item.record_key)
+            assert steps and {s["route"] for s in steps if s.get("route")} >= {route.route}, item.record_key
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", scenario.store_url)
+    monkeypatch.setenv("LIENTHONG_MAPPINGS", str(scenario.mappings))
+    deleted = scenario.deleted[0]
+    shown = CliRunner().invoke(main, ["audit", "show", deleted])
+    assert shown.exit_code == 0 and deleted in shown.output and "acknowledged" in shown.output
+
+
 def test_the_gap_list_is_limited_where_asked_and_says_how_many_it_leaves_out(scenario):
     data = collect_report(scenario.gateway.store, {"dossier_sync": "DongBoHoSoMC"}, gap_limit=3)
     route = data.routes[0]
