@@ -143,11 +143,11 @@ def _summary(data: ReportData) -> list[str]:
 
 
 def _flow_chart(route: RouteData, index: int) -> str:
-    days = route.records_by_day
+    unit, days = route.records_by_period()
     return stacked_hbars(
         f"flow{index}",
-        f"{route.route}: records per day of their last change at the source, by where they are now",
-        "Stacked bars per day; the day is the record's own date (its latest change at the source, "
+        f"{route.route}: records per {unit} of their last change at the source, by where they are now",
+        f"Stacked bars per {unit}; the {unit} is the record's own date (its latest change at the source, "
         "Vietnam time), not the pull date. Each record counts once, by its latest version's fate: "
         "acknowledged, filtered, on its way, quarantined, dead, other needing a person, missing.",
         list(days),

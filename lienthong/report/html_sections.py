@@ -31,7 +31,7 @@ def ledger_panel(ledger: LedgerState) -> str:
         first = (
             f"<strong>Audit ledger: last verified {when(ledger.verified_at)}: {result}</strong> · "
             f"{ledger.entries:,} entries to seq {ledger.verified_seq:,}, {ledger.checkpoints} signed "
-            "checkpoints checked"
+            f"checkpoint{'' if ledger.checkpoints == 1 else 's'} checked"
         )
         if ledger.unverified_entries:
             first += (
@@ -95,9 +95,10 @@ def route_tables(data: ReportData, route: RouteData) -> list[str]:
     records.append(("total", record_figures(total)))
     parts += _table(RECORD_COLUMNS, records, first="agency (cơ quan)")
     if route.records_by_day:
-        days = [(day, record_figures(c)) for day, c in route.records_by_day.items()]
-        parts.append("<p>Records per day of their last change at the source (Vietnam time):</p>")
-        parts += _table(RECORD_COLUMNS, days, first="source date")
+        unit, periods = route.records_by_period()
+        days = [(day, record_figures(c)) for day, c in periods.items()]
+        parts.append(f"<p>Records per {unit} of their last change at the source (Vietnam time):</p>")
+        parts += _table(RECORD_COLUMNS, days, first=f"source {'date' if unit == 'day' else unit}")
     pulled: dict[str, Reconciliation] = route.by_day()
     if pulled:
         parts.append("<p>Record versions per pull date (Vietnam time):</p>")

@@ -11,6 +11,8 @@ from datetime import datetime
 from lienthong.reconcile import Reconciliation
 from lienthong.record_gap import KeyFate, RecordCounts
 
+MAX_DAYS = 62  # past this many source days, charts and tables group the records by month
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -65,6 +67,17 @@ class RouteData:
     @property
     def gap_left_out(self) -> int:
         return self.gap_total - len(self.gap)
+
+    def records_by_period(self) -> tuple[str, dict[str, RecordCounts]]:
+        """("day", records per source day), or ("month", per source month) when there are more than
+        :data:`MAX_DAYS` days: a chart of hundreds of one-record days says nothing."""
+        if len(self.records_by_day) <= MAX_DAYS:
+            return "day", self.records_by_day
+        months: dict[str, RecordCounts] = {}
+        for day, counts in self.records_by_day.items():
+            month = day[:7] if day[:4].isdigit() else day
+            months.setdefault(month, RecordCounts()).merge(counts)
+        return "month", dict(sorted(months.items()))
 
     def by_agency(self) -> dict[str, Reconciliation]:
         return _merge(self.slices, lambda s: s.agency)

@@ -85,7 +85,7 @@ def ledger_lines(ledger: LedgerState) -> list[str]:
         result = "ok" if ledger.ok else f"FAILED: {ledger.problem or 'see lienthong audit verify'}"
         lines = [
             f"audit ledger: last verified {when(ledger.verified_at)}: {result}; {ledger.entries:,} entries "
-            f"to seq {ledger.verified_seq:,}, {ledger.checkpoints} signed checkpoints checked"
+            f"to seq {ledger.verified_seq:,}, {ledger.checkpoints} signed checkpoint{'' if ledger.checkpoints == 1 else 's'} checked"
         ]
         if ledger.unverified_entries:
             lines.append(
@@ -161,9 +161,10 @@ def route_lines(data: ReportData, route: RouteData) -> list[str]:
         rows = [[data.agency_name(code), *record_figures(c)] for code, c in route.records_by_agency.items()]
         lines += ["", "  records per agency:"] + _table(["agency", *RECORD_COLUMNS], rows)
     if route.records_by_day:
-        rows = [[day, *record_figures(c)] for day, c in route.records_by_day.items()]
-        lines += ["", "  records per day of their last change at the source (Vietnam time):"]
-        lines += _table(["source date", *RECORD_COLUMNS], rows)
+        unit, periods = route.records_by_period()
+        rows = [[day, *record_figures(c)] for day, c in periods.items()]
+        lines += ["", f"  records per {unit} of their last change at the source (Vietnam time):"]
+        lines += _table([f"source {'date' if unit == 'day' else unit}", *RECORD_COLUMNS], rows)
     days = route.by_day()
     if days:
         lines += ["", "  record versions per pull date (Vietnam time):"]

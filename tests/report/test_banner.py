@@ -131,3 +131,15 @@ def test_hostile_keys_are_shown_safely_in_every_format():
     assert all(not r.startswith(("=", "+", "-", "@")) for row in rows for r in row.values())
     html = render_html(data)
     assert "<script" not in html and "=HYPERLINK(&quot;http://x&quot;)" in html and "\x1b" not in html
+
+
+def test_charts_group_source_days_by_month_past_62_days_and_keep_every_record():
+    days = {f"2025-{m:02d}-{d:02d}": RecordCounts() for m in (1, 2, 3) for d in range(1, 29)}
+    for i, counts in enumerate(days.values()):
+        counts.add("acknowledged", 1 + i % 3)
+    route = RouteData("r", "Op", Reconciliation(route="r", start=None, end=None), records_by_day=days)
+    unit, months = route.records_by_period()
+    assert unit == "month" and list(months) == ["2025-01", "2025-02", "2025-03"]
+    assert sum(c.records for c in months.values()) == sum(c.records for c in days.values())
+    few = RouteData("r", "Op", route.totals, records_by_day=dict(list(days.items())[:10]))
+    assert few.records_by_period()[0] == "day"
