@@ -337,9 +337,10 @@ def gap_list(fates: Iterable[KeyFate]) -> list[KeyFate]:
 
 
 def _short(text: str | None) -> str:
-    """Masked (identity, card and phone numbers), one line, bounded: safe to print anywhere."""
+    """Masked (identity, card and phone numbers), one line, no control characters (``\\xNN``),
+    bounded: safe to print anywhere."""
     flat = " ".join(str(text or "").split())
-    flat = mask_text(flat)
+    flat = mask_text("".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in flat))
     return flat if len(flat) <= REASON_CHARS else flat[: REASON_CHARS - 1] + "…"
 
 

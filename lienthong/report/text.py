@@ -10,7 +10,7 @@ from datetime import datetime
 from lienthong.reconcile import Reconciliation
 from lienthong.record_gap import FATE_WORDS, KeyFate, RecordCounts
 from lienthong.report.banner import banner
-from lienthong.report.gaptable import gap_row
+from lienthong.report.gaptable import gap_row, printable
 from lienthong.report.indicators import total_indicators
 from lienthong.report.model import LedgerState, ReportData, RouteData
 
@@ -51,7 +51,7 @@ def record_figures(counts: RecordCounts) -> list[int]:
 
 def _table(header: list[str], rows: list[list[object]], left: int = 1) -> list[str]:
     """Columns aligned; the first ``left`` to the left (names, text), the others to the right (numbers)."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    cells = [[printable(str(c)) for c in header]] + [[printable(str(c)) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for index, row in enumerate(cells):

@@ -143,3 +143,26 @@ def test_charts_group_source_days_by_month_past_62_days_and_keep_every_record():
     assert sum(c.records for c in months.values()) == sum(c.records for c in days.values())
     few = RouteData("r", "Op", route.totals, records_by_day=dict(list(days.items())[:10]))
     assert few.records_by_period()[0] == "day"
+
+
+def test_a_hostile_reason_or_agency_reaches_no_terminal_as_control_characters(store):
+    from lienthong.reconcile import counting_session
+    from lienthong.record_gap import gap_details, gap_list, record_fates
+
+    b = Builder(store)
+    b.run("succeeded")
+    row = b.row(b.version("k", "mapped", agency="A\x1b[31m"), "k", "dead", attempts=3)
+    with store.session() as session:
+        from sqlalchemy import update
+
+        from lienthong.store.models import OutboxRow
+
+        session.execute(
+            update(OutboxRow).where(OutboxRow.id == row).values(last_error="bad\x1b]0;owned\x07 answer")
+        )
+    with counting_session(store) as session:
+        listed = gap_list(record_fates(session, ROUTE, None, None))
+        gap_details(session, ROUTE, listed)
+    assert listed[0].reason == "bad\\x1b]0;owned\\x07 answer"
+    text = render_text(collect_report(store, {ROUTE: "Op"}))
+    assert "\x1b" not in text and "\x07" not in text and "A\\x1b[31m" in text
