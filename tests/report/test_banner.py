@@ -166,3 +166,30 @@ def test_a_hostile_reason_or_agency_reaches_no_terminal_as_control_characters(st
     assert listed[0].reason == "bad\\x1b]0;owned\\x07 answer"
     text = render_text(collect_report(store, {ROUTE: "Op"}))
     assert "\x1b" not in text and "\x07" not in text and "A\\x1b[31m" in text
+
+
+def test_the_cli_exits_3_when_a_record_is_lost_and_4_once_it_is_only_open(store, monkeypatch):
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from lienthong.cli import main
+    from lienthong.settings import PACKAGE_ROOT
+    from lienthong.store.models import OutboxRow, Run, StagedRecord
+
+    b = Builder(store)
+    b.run("succeeded")
+    lost = b.version("000.00.12.H07-250114-0042", "mapped")  # mapped, no outbox row
+    b.row(b.version("fine", "mapped"), "fine", "acknowledged")
+    with store.session() as session:
+        for model in (StagedRecord, OutboxRow, Run):
+            session.execute(update(model).values(route="dossier_sync"))
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", store.url)
+    monkeypatch.setenv("LIENTHONG_MAPPINGS", str(PACKAGE_ROOT / "mappings"))
+    result = CliRunner().invoke(main, ["report", "--route", "dossier_sync"])
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("✗ 1 record version and 1 record in no known state")
+    assert "000.00.12.H07-250114-0042" in result.output
+    with store.session() as session:
+        session.execute(update(StagedRecord).where(StagedRecord.id == lost).values(state="quarantined"))
+    result = CliRunner().invoke(main, ["report", "--route", "dossier_sync", "--format", "csv"])
+    assert result.exit_code == 4 and "banner,,,,,,level,open" in result.output
