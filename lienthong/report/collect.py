@@ -28,7 +28,8 @@ from lienthong.reconcile import (
     naive_utc,
     version_counts,
 )
-from lienthong.record_gap import RecordCounts, count_fates, gap_details, gap_list, record_fates
+from lienthong.record_gap import RecordCounts, count_fates, gap_list, record_fates
+from lienthong.report.gap_details import gap_details
 from lienthong.report.indicators import agency_indicators
 from lienthong.report.ledger import ledger_state
 from lienthong.report.model import (

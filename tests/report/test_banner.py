@@ -147,7 +147,8 @@ def test_charts_group_source_days_by_month_past_62_days_and_keep_every_record():
 
 def test_a_hostile_reason_or_agency_reaches_no_terminal_as_control_characters(store):
     from lienthong.reconcile import counting_session
-    from lienthong.record_gap import gap_details, gap_list, record_fates
+    from lienthong.record_gap import gap_list, record_fates
+    from lienthong.report.gap_details import gap_details
 
     b = Builder(store)
     b.run("succeeded")

@@ -11,7 +11,8 @@ from sqlalchemy import update
 
 from lienthong import states
 from lienthong.reconcile import counting_session, reconcile_interval
-from lienthong.record_gap import gap_details, gap_list, record_fates
+from lienthong.record_gap import gap_list, record_fates
+from lienthong.report.gap_details import gap_details
 from lienthong.store.models import OutboxRow, QuarantineEntry, Tombstone
 from tests.report.test_reconcile_states import ROUTE, Builder
 
