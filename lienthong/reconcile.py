@@ -28,14 +28,16 @@ naive UTC like the whole store). Each version is in exactly one of these states,
   personal data).
 
 Beside the partition:
-- ``delivered``: versions whose deciding row was sent at least once (attempted, or acknowledged);
+- ``attempted``: versions whose deciding row was tried at least once (sent, whatever the answer, or
+  acknowledged); a dead letter was attempted, never "delivered";
 - ``followups``: follow-up rows of these versions (a dossier's progress records), by state, counted in
   **items** (one row carries up to ten progress records); a pending follow-up whose dossier row is dead,
   in review or superseded is counted as ``blocked`` (it waits for the dossier's replay, not a worker).
 
-``gap = pulled − acknowledged − filtered − unchanged``: how many versions are not (yet) at the target,
-whatever the reason (quarantined, dead, pending, review, superseded, missing). A superseded version is
-in the gap on purpose: its content never reached the target, the newer version carries the record.
+The **gap is per record key**, not per version (:mod:`lienthong.record_gap`): ``records`` holds the
+keys with a version in the window by the fate of their latest version, and ``gap`` is the keys neither
+acknowledged nor filtered.  An older version superseded by a newer one is not in the gap; a key whose
+latest version is quarantined, dead, in review, blocked or pending is.
 
 Few queries whatever the volume: one GROUP BY over the staged versions, one over their deciding rows
 (driven from ``outbox`` by route, joined to ``staged_records`` by primary key), one for follow-up
@@ -54,8 +56,9 @@ from sqlalchemy import ColumnElement, Select, case, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from lienthong import states
+from lienthong.record_gap import RecordCounts, count_fates, record_fates, route_running
 from lienthong.store.db import Store
-from lienthong.store.models import OutboxRow, Run, StagedRecord
+from lienthong.store.models import OutboxRow, StagedRecord
 from lienthong.store.outbox import live_bucket
 
 MAX_KEYS = 20
@@ -91,7 +94,7 @@ class Reconciliation:
     quarantined: int = 0
     filtered: int = 0
     unchanged: int = 0
-    delivered: int = 0
+    attempted: int = 0
     acknowledged: int = 0
     dead: int = 0
     pending: int = 0
@@ -101,16 +104,18 @@ class Reconciliation:
     missing: int = 0
     missing_keys: list[str] = field(default_factory=list)
     followups: dict[str, int] = field(default_factory=dict)  # follow-up items by outbox state
+    records: RecordCounts = field(default_factory=RecordCounts)  # keys by their latest version's fate
 
     @property
     def ok(self) -> bool:
-        """Nothing lost: every version pulled is in a known state."""
-        return self.missing == 0
+        """Nothing lost: every version pulled is in a known state, and so is every key."""
+        return self.missing == 0 and self.records["missing"] == 0
 
     @property
     def gap(self) -> int:
-        """Versions pulled that are not (yet) at the target: pulled − acknowledged − filtered − unchanged."""
-        return self.pulled - self.acknowledged - self.filtered - self.unchanged
+        """Records (keys) not (yet) where they belong: neither acknowledged nor filtered, judged by
+        their latest version (see :mod:`lienthong.record_gap`).  0 for groups counted without keys."""
+        return self.records.gap
 
     def partition_total(self) -> int:
         """The sum of the disjoint states; equals ``pulled`` by construction (tested)."""
@@ -131,6 +136,7 @@ class Reconciliation:
         data = asdict(self)
         data["start"] = self.start.isoformat() if self.start else None
         data["end"] = self.end.isoformat() if self.end else None
+        data["records"] = self.records.to_dict()
         data["gap"] = self.gap
         data["ok"] = self.ok
         return data
@@ -166,11 +172,13 @@ def counting_session(store: Store) -> Iterator[Session]:
 def reconcile_interval(
     store: Store, route: str, start: datetime | None, end: datetime | None
 ) -> Reconciliation:
-    """Account for every record version of ``route`` pulled in ``[start, end)`` (None: unbounded)."""
+    """Account for every record version of ``route`` pulled in ``[start, end)`` (None: unbounded), and
+    for every record key with a version in it (``records``, ``gap``: per key, its latest version)."""
     start, end = naive_utc(start), naive_utc(end)
     with counting_session(store) as session:
         groups = version_counts(session, route, start, end)
         result = groups.get((), Reconciliation(route=route, start=start, end=end))
+        result.records = count_fates(record_fates(session, route, start, end))
         if result.missing:
             lost_staged = result.awaiting_mapping == 0 and _still_staged(session, route, start, end) > 0
             result.missing_keys = missing_record_keys(session, route, start, end, include_staged=lost_staged)
@@ -227,7 +235,7 @@ def version_counts(
         else:
             setattr(counts, bucket, getattr(counts, bucket) + count)
         if sent:
-            counts.delivered += count
+            counts.attempted += count
 
     parent = aliased(OutboxRow, name="parent")
     bucket = live_bucket(parent)  # a pending follow-up of a dead dossier is "blocked"
@@ -243,21 +251,13 @@ def version_counts(
         followups = group(key).followups
         followups[state] = followups.get(state, 0) + int(items or 0)
 
-    mapping_now = bool(still_staged) and _route_running(session, route)
+    mapping_now = bool(still_staged) and route_running(session, route)
     for key, counts in groups.items():
         staged_now = still_staged.get(key, 0)
         counts.awaiting_mapping = staged_now if mapping_now else 0
         lost_staged = 0 if mapping_now else staged_now
         counts.missing = (counts.mapped - queued.get(key, 0)) + lost_staged + unknown.get(key, 0)
     return groups
-
-
-def _route_running(session: Session, route: str) -> bool:
-    """A run of the route is under way: versions still ``staged`` are about to be mapped, not lost."""
-    running = session.execute(
-        select(func.count()).select_from(Run).where(Run.route == route, Run.status == "running")
-    ).scalar_one()
-    return running > 0
 
 
 def _still_staged(session: Session, route: str, start: datetime | None, end: datetime | None) -> int:

@@ -1,7 +1,8 @@
 """``lienthong report``: the reconciliation report of every route (or one), as text, CSV or HTML.
 
-Exit status 0 when every record version pulled in the window is accounted for, 3 when some are
-missing (so a scheduler can alert on it), 2 on a configuration error.
+Exit status follows the banner (:mod:`lienthong.report.banner`): 0 nothing open, 3 something is missing
+(in no known state: a defect), 4 something is open (records in the gap, tombstones, records under an
+older mapping), 2 a bad option or configuration.  A scheduler alerts on any non-zero status.
 """
 
 from __future__ import annotations
@@ -34,11 +35,25 @@ def parse_moment(value: str | None, *, param: str, end: bool = False) -> datetim
     return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
 
 
+DEFAULT_GAP_LIMIT = 500
+
+
 def route_operations(gateway, only: str | None) -> dict[str, str]:  # noqa: ANN001
     """Route name → its main target operation, from the mapping files."""
     if only:
         return {only: gateway.route(only).raw["target"]["operation"]}
     return {name: route.raw["target"]["operation"] for name, route in gateway.routes().items()}
+
+
+def current_versions(gateway, names: list[str]) -> dict[str, str]:  # noqa: ANN001
+    """Route → the mapping version of the files on disk now (a route that does not compile has none)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = gateway.route(name).compile().version
+        except Exception:  # noqa: BLE001 - the report still shows what the store holds
+            continue
+    return found
 
 
 @click.command()
@@ -49,6 +64,14 @@ def route_operations(gateway, only: str | None) -> dict[str, str]:  # noqa: ANN0
     "--format", "fmt", type=click.Choice(["text", "csv", "html"]), default="text", show_default=True
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
+@click.option(
+    "--gap-limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_GAP_LIMIT,
+    show_default=True,
+    help="List at most N records of the gap per route in text and HTML (0: all; CSV always lists all). "
+    "The counts and the banner always cover every record.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -57,10 +80,15 @@ def report(
     end: str | None,
     fmt: str,
     output: Path | None,
+    gap_limit: int,
 ) -> None:
-    """Reconciliation: per route, agency and day, what was pulled and where it is now; the catalogue's
-    offered-online vs synced figure; the portal's indicators recomputed from the synced dossiers."""
+    """Reconciliation: what is open (banner, first line), every record in the gap, per route, agency and
+    day where the records are; mapping versions; the audit ledger's last verification; the catalogue's
+    offered-online vs acknowledged figure; the portal's indicators recomputed from acknowledged dossiers.
+
+    Exit status: 0 nothing open, 3 records missing (in no known state), 4 open items, 2 bad option."""
     from lienthong.report import collect_report
+    from lienthong.report.banner import banner
     from lienthong.report.csvout import render_csv
     from lienthong.report.html import render_html
     from lienthong.report.text import render_text
@@ -69,9 +97,17 @@ def report(
     if begin and finish and finish <= begin:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
     gateway = gateway_from(ctx)
+    limit = None if fmt == "csv" or gap_limit == 0 else gap_limit
     try:
+        routes = route_operations(gateway, route_name)
         data = collect_report(
-            gateway.store, route_operations(gateway, route_name), begin, finish, gateway.mappings_dir
+            gateway.store,
+            routes,
+            begin,
+            finish,
+            gateway.mappings_dir,
+            current_versions=current_versions(gateway, sorted(routes)),
+            gap_limit=limit,
         )
     finally:
         gateway.store.dispose()
@@ -83,4 +119,4 @@ def report(
         click.echo(f"report written to {output}", err=True)
     else:
         click.echo(rendered, nl=False)
-    sys.exit(0 if data.ok else 3)
+    sys.exit(banner(data).exit_code)

@@ -1,16 +1,16 @@
 """The report as one self-contained HTML page: inline CSS and inline SVG charts, no script, no file or
 font fetched from anywhere, so it can be mailed, archived or opened offline.
 
-Order: a summary at the top (is anything missing? the figures a reader came for), the charts, then
-the tables with every number.  Text is escaped and NFC-normalised; the page declares UTF-8.
+Order: the banner (``#banner``: what is open, in numbers) and the audit ledger's state at the top, then
+the figures a reader came for, the gap (``#gap``: every listed record not where it belongs), then per
+route the chart and tables.  Text is escaped and NFC-normalised; the page declares UTF-8.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from html import escape
-
-from lienthong.reconcile import Reconciliation
+from lienthong.record_gap import RecordCounts
+from lienthong.report.banner import banner
+from lienthong.report.html_sections import gap_section, ledger_panel, nfc, route_tables
 from lienthong.report.indicators import total_indicators
 from lienthong.report.model import ReportData, RouteData
 from lienthong.report.svg import Series, grouped_hbars, overlay_hbars, stacked_hbars
@@ -18,16 +18,18 @@ from lienthong.report.text import percent, window_text
 
 FLOW_SERIES = (
     Series("acknowledged", "#2f855a"),
-    Series("nothing to send (filtered, unchanged)", "#a0aec0"),
-    Series("waiting (pending, review, superseded)", "#d69e2e"),
+    Series("filtered (out of scope)", "#a0aec0"),
+    Series("on its way (pending)", "#d69e2e"),
     Series("quarantined", "#dd6b20"),
     Series("dead", "#c53030"),
+    Series("other, needs a person", "#97266d"),
     Series("missing", "#553c9a"),
 )
 ON_TIME = Series("on-time rate (đúng hạn)", "#2b6cb0")
 ONLINE = Series("online share (trực tuyến)", "#38a169")
 OFFERED = Series("offered online", "#bee3f8")
-SYNCED = Series("synced to the national portal", "#2b6cb0")
+ACKNOWLEDGED = Series("acknowledged by the national portal", "#2b6cb0")
+LEVEL_WORDS = {"clean": "Không còn tồn đọng", "open": "Còn tồn đọng", "lost": "Có bản ghi thất lạc"}
 
 CSS = """
 :root { color-scheme: light; }
@@ -39,8 +41,16 @@ h2 { font-size: 20px; margin: 36px 0 12px; border-bottom: 2px solid #d9e2ec; pad
 h3 { font-size: 16px; margin: 22px 0 8px; }
 .sub { color: #616e7c; margin: 0 0 20px; }
 .banner { padding: 12px 16px; border-radius: 8px; font-weight: 600; margin-bottom: 18px; }
-.banner.ok { background: #e3f9e5; color: #1f6f3a; border: 1px solid #9fd8a8; }
-.banner.bad { background: #ffe3e3; color: #8a1c1c; border: 1px solid #f5a3a3; }
+.banner.clean { background: #e3f9e5; color: #1f6f3a; border: 1px solid #9fd8a8; }
+.banner.open { background: #fffbea; color: #8d2b0b; border: 1px solid #f7c948; }
+.banner.lost { background: #ffe3e3; color: #8a1c1c; border: 1px solid #f5a3a3; }
+.banner small { font-weight: 400; }
+.ledger { padding: 10px 16px; border-radius: 8px; margin-bottom: 18px; font-size: 14px; }
+.ledger.ok { background: #e3f9e5; border: 1px solid #9fd8a8; }
+.ledger.amber { background: #fffbea; border: 1px solid #f7c948; }
+.ledger.failed { background: #ffe3e3; border: 1px solid #f5a3a3; }
+table.gap td, table.gap th { white-space: normal; text-align: left; }
+table.gap td.since { white-space: nowrap; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 14px; }
 .card { background: #fff; border-radius: 10px; padding: 14px 16px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 .card .label { color: #616e7c; font-size: 13px; }
@@ -61,20 +71,19 @@ code { background: #eef2f7; padding: 1px 4px; border-radius: 3px; }
 footer { color: #7b8794; font-size: 12px; margin-top: 30px; }
 """
 
-
-def _nfc(text: object) -> str:
-    return escape(unicodedata.normalize("NFC", str(text)))
+_nfc = nfc
 
 
-def _flow_values(counts: Reconciliation) -> list[int]:
-    waiting = counts.pending + counts.review + counts.superseded + counts.awaiting_mapping
+def _flow_values(counts: RecordCounts) -> list[int]:
+    other = counts["review"] + counts["blocked"] + counts["superseded"] + counts["tombstone"]
     return [
-        counts.acknowledged,
-        counts.filtered + counts.unchanged,
-        waiting,
-        counts.quarantined,
-        counts.dead,
-        counts.missing,
+        counts["acknowledged"],
+        counts["filtered"],
+        counts.on_the_way,
+        counts["quarantined"],
+        counts["dead"],
+        other,
+        counts["missing"],
     ]
 
 
@@ -86,30 +95,32 @@ def _card(label: str, big: str, detail: str, warn: bool = False) -> str:
 
 
 def _summary(data: ReportData) -> list[str]:
-    if data.ok:
-        banner = '<div class="banner ok">✓ Mọi bản ghi đều được đối soát · every record version pulled is accounted for</div>'
-    else:
-        missing = sum(r.totals.missing for r in data.routes)
-        banner = f'<div class="banner bad">✗ {missing} record version(s) in no known state: see the routes below</div>'
+    verdict = banner(data)
+    top = (
+        f'<div id="banner" class="banner {verdict.level}" data-level="{verdict.level}">'
+        f"{verdict.symbol} {_nfc(verdict.headline)}<br><small>{LEVEL_WORDS[verdict.level]} · "
+        f"lienthong report exits {verdict.exit_code}</small></div>"
+    )
     cards = []
     for route in data.routes:
-        t = route.totals
+        r = route.records
         cards.append(
             _card(
                 f"route {route.route}",
-                f"{t.acknowledged:,} / {t.pulled:,}",
-                f"acknowledged of pulled · gap {t.gap} · quarantined {t.quarantined} · dead {t.dead}",
-                warn=not t.ok,
+                f"{r['acknowledged']:,} / {r.records:,}",
+                f"records acknowledged · gap {r.gap} · need a person {r.needs_person} · on their way "
+                f"{r.on_the_way}",
+                warn=bool(r.gap) or not route.totals.ok,
             )
         )
     if data.catalogue_route:
         offered = sum(f.offered for f in data.catalogue)
-        synced = sum(f.synced for f in data.catalogue)
+        acknowledged = sum(f.acknowledged for f in data.catalogue)
         cards.append(
             _card(
                 "online services on the national portal",
-                f"{synced} of {offered}",
-                "procedures offered online that the portal holds (dịch vụ công trực tuyến đã đồng bộ)",
+                f"{acknowledged} of {offered}",
+                "procedures offered online that the portal acknowledged (dịch vụ công trực tuyến)",
             )
         )
     if data.dossier_route:
@@ -128,52 +139,21 @@ def _summary(data: ReportData) -> list[str]:
                 f"{total.online} of {total.dossiers} dossiers received online",
             )
         )
-    return [banner, '<div class="cards">', *cards, "</div>"]
+    return [top, ledger_panel(data.ledger), '<div class="cards">', *cards, "</div>"]
 
 
 def _flow_chart(route: RouteData, index: int) -> str:
-    days = route.by_day()
+    unit, days = route.records_by_period()
     return stacked_hbars(
         f"flow{index}",
-        f"{route.route}: record versions pulled per day, and where they are now",
-        "Stacked bars per day (Vietnam time): acknowledged, nothing to send, waiting, quarantined, dead, "
-        "missing; the number after each bar is the versions pulled that day.",
+        f"{route.route}: records per {unit} of their last change at the source, by where they are now",
+        f"Stacked bars per {unit}; the {unit} is the record's own date (its latest change at the source, "
+        "Vietnam time), not the pull date. Each record counts once, by its latest version's fate: "
+        "acknowledged, filtered, on its way, quarantined, dead, other needing a person, missing.",
         list(days),
         FLOW_SERIES,
         [_flow_values(c) for c in days.values()],
     )
-
-
-def _flow_table(data: ReportData, route: RouteData) -> list[str]:
-    header = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "agency (cơ quan)",
-            "pulled",
-            "delivered",
-            "acknowledged",
-            "filtered",
-            "unchanged",
-            "quarantined",
-            "dead",
-            "waiting",
-            "missing",
-            "gap",
-        )
-    )
-    rows = []
-    for code, c in route.by_agency().items():
-        rows.append(_flow_row(data.agency_name(code), c))
-    rows.append(_flow_row("total", route.totals, total=True))
-    return [f"<table><thead><tr>{header}</tr></thead><tbody>", *rows, "</tbody></table>"]
-
-
-def _flow_row(name: str, c: Reconciliation, total: bool = False) -> str:
-    waiting = c.pending + c.review + c.superseded + c.awaiting_mapping
-    cells = [c.pulled, c.delivered, c.acknowledged, c.filtered, c.unchanged, c.quarantined, c.dead, waiting]
-    tds = "".join(f"<td>{v:,}</td>" for v in cells)
-    tds += f'<td class="{"bad" if c.missing else ""}">{c.missing:,}</td><td>{c.gap:,}</td>'
-    return f"<tr{' class=total' if total else ''}><td>{_nfc(name)}</td>{tds}</tr>"
 
 
 def _catalogue_section(data: ReportData) -> list[str]:
@@ -181,27 +161,27 @@ def _catalogue_section(data: ReportData) -> list[str]:
     names = [data.agency_name(f.agency) for f in figures]
     chart = overlay_hbars(
         "catalogue",
-        "Online services per agency: offered online vs synced to the national portal",
+        "Online services per agency: offered online vs acknowledged by the national portal",
         "Per agency, the light bar is the number of procedures offered online, the dark bar how many "
-        "of them the national portal holds.",
+        "of them the national portal acknowledged.",
         names,
         [f.offered for f in figures],
-        [f.synced for f in figures],
+        [f.acknowledged for f in figures],
         OFFERED,
-        SYNCED,
+        ACKNOWLEDGED,
     )
     rows = "".join(
-        f"<tr><td>{_nfc(name)}</td><td>{f.offered}</td><td>{f.synced}</td><td>{percent(f.share)}</td></tr>"
+        f"<tr><td>{_nfc(name)}</td><td>{f.offered}</td><td>{f.acknowledged}</td><td>{percent(f.share)}</td></tr>"
         for name, f in zip(names, figures, strict=True)
     )
     offered = sum(f.offered for f in figures)
-    synced = sum(f.synced for f in figures)
-    share = percent(synced / offered if offered else None)
+    acknowledged = sum(f.acknowledged for f in figures)
+    share = percent(acknowledged / offered if offered else None)
     return [
         f"<h2>Online services · dịch vụ công trực tuyến ({_nfc(data.catalogue_route)})</h2>",
         f'<div class="chart-box">{chart}</div>',
-        "<table><thead><tr><th>agency (cơ quan)</th><th>offered online</th><th>synced</th><th>share</th>"
-        f"</tr></thead><tbody>{rows}<tr class=total><td>total</td><td>{offered}</td><td>{synced}</td>"
+        "<table><thead><tr><th>agency (cơ quan)</th><th>offered online</th><th>acknowledged</th><th>share</th>"
+        f"</tr></thead><tbody>{rows}<tr class=total><td>total</td><td>{offered}</td><td>{acknowledged}</td>"
         f"<td>{share}</td></tr></tbody></table>",
     ]
 
@@ -250,24 +230,23 @@ def render_html(data: ReportData) -> str:
         "<h1>Đối soát liên thông · reconciliation report</h1>",
         f'<p class="sub">{_nfc(window_text(data))} · generated {data.generated_at:%Y-%m-%d %H:%M} UTC</p>',
         *_summary(data),
+        *gap_section(data),
     ]
     if data.catalogue_route and data.catalogue:
         parts += _catalogue_section(data)
     if data.dossier_route and data.indicators:
         parts += _indicator_section(data)
-    parts.append("<h2>Record flow per route · luồng bản ghi</h2>")
+    parts.append("<h2>Records per route · bản ghi theo tuyến</h2>")
     for index, route in enumerate(data.routes):
         parts.append(f"<h3>{_nfc(route.route)} <small>({_nfc(route.operation)})</small></h3>")
-        if route.slices:
+        if route.records_by_day:
             parts.append(f'<div class="chart-box">{_flow_chart(route, index)}</div>')
-        parts += _flow_table(data, route)
-        if route.totals.missing_keys:
-            keys = ", ".join(f"<code>{_nfc(k)}</code>" for k in route.totals.missing_keys)
-            parts.append(f"<p>missing record keys: {keys}</p>")
+        parts += route_tables(data, route)
     parts.append(
-        "<footer>Counts are record versions (one per change of a source record) pulled in the window; "
-        "gap = pulled − acknowledged − filtered − unchanged. Indicators are computed from the payloads "
-        "the national portal acknowledged. See docs/reconciliation.md.</footer>"
+        "<footer>A record is a source record key (a dossier, a procedure of an agency); it counts once, "
+        "by its latest version's fate. The gap is every record neither acknowledged nor filtered. Record "
+        "versions (one per change at the source) are counted by pull date. Indicators are computed from "
+        "the payloads the national portal acknowledged. See docs/reconciliation.md.</footer>"
     )
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lienthong.reconcile import Reconciliation
+from lienthong.record_gap import KeyFate, RecordCounts
+
+MAX_DAYS = 62  # past this many source days, charts and tables group the records by month
 
 
 @dataclass(frozen=True)
@@ -16,8 +19,24 @@ class Slice:
     """One route's record versions pulled by one agency on one day (Vietnam time)."""
 
     agency: str  # agency code, "" when the route has no source.agency
-    day: str  # yyyy-mm-dd, the day the versions were pulled (Asia/Ho_Chi_Minh)
+    day: str  # yyyy-mm-dd, the day the versions were pulled (Asia/Ho_Chi_Minh): the pull date
     counts: Reconciliation
+
+
+@dataclass(frozen=True)
+class MappingVersion:
+    """A mapping version that mapped record versions of the window."""
+
+    version: str  # sha256:… of the route file and every file it references
+    versions: int  # record versions of the window mapped with it (their latest mapping)
+    records: int  # distinct record keys among them
+    first_used: datetime | None  # naive UTC: first outbox row or quarantine entry made with it
+    last_used: datetime | None
+    current: bool  # the version of the route files on disk now
+
+    @property
+    def short(self) -> str:
+        return self.version.removeprefix("sha256:")[:12]
 
 
 @dataclass
@@ -26,11 +45,45 @@ class RouteData:
     operation: str  # the route's main target operation (DongBoHoSoMC, DongBoDVCTT, ...)
     totals: Reconciliation
     slices: list[Slice] = field(default_factory=list)
+    #: Records (keys) by their latest version's fate: per agency, and per the Vietnam day of the
+    #: record's last change at the source (its own date, not the pull date).
+    records_by_agency: dict[str, RecordCounts] = field(default_factory=dict)
+    records_by_day: dict[str, RecordCounts] = field(default_factory=dict)
+    gap: list[KeyFate] = field(default_factory=list)  # the listed gap keys, worst first
+    mapping_versions: list[MappingVersion] = field(default_factory=list)
+    #: Acknowledged records sent under an older mapping whose payload would now differ
+    #: (``lienthong.remap.stale_mapping_counts``); None when that figure does not exist in this build.
+    stale_mapping: int | None = None
+    stale_mapping_error: str | None = None  # the figure exists but could not be computed
+
+    @property
+    def records(self) -> RecordCounts:
+        return self.totals.records
+
+    @property
+    def gap_total(self) -> int:
+        return self.totals.records.gap
+
+    @property
+    def gap_left_out(self) -> int:
+        return self.gap_total - len(self.gap)
+
+    def records_by_period(self) -> tuple[str, dict[str, RecordCounts]]:
+        """("day", records per source day), or ("month", per source month) when there are more than
+        :data:`MAX_DAYS` days: a chart of hundreds of one-record days says nothing."""
+        if len(self.records_by_day) <= MAX_DAYS:
+            return "day", self.records_by_day
+        months: dict[str, RecordCounts] = {}
+        for day, counts in self.records_by_day.items():
+            month = day[:7] if day[:4].isdigit() else day
+            months.setdefault(month, RecordCounts()).merge(counts)
+        return "month", dict(sorted(months.items()))
 
     def by_agency(self) -> dict[str, Reconciliation]:
         return _merge(self.slices, lambda s: s.agency)
 
     def by_day(self) -> dict[str, Reconciliation]:
+        """Record versions per pull day (Vietnam time)."""
         return _merge(self.slices, lambda s: s.day)
 
 
@@ -41,11 +94,11 @@ class CatalogueFigure:
 
     agency: str
     offered: int
-    synced: int
+    acknowledged: int  # of the offered, procedures the national portal acknowledged
 
     @property
     def share(self) -> float | None:
-        return self.synced / self.offered if self.offered else None
+        return self.acknowledged / self.offered if self.offered else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +121,32 @@ class AgencyIndicators:
         return self.on_time / self.finished if self.finished else None
 
 
+@dataclass(frozen=True)
+class LedgerState:
+    """The audit ledger's last verification (``audit_verifications``) and its signed head."""
+
+    verified_at: datetime | None = None  # naive UTC; None: never verified
+    ok: bool | None = None
+    entries: int = 0
+    verified_seq: int = 0  # the ledger's last seq that verification covered
+    checkpoints: int = 0  # signed checkpoints it checked
+    problem: str | None = None  # masked
+    head_seq: int = 0  # the ledger's head now
+    signed_seq: int | None = None  # the newest signed checkpoint: seq, hash, when, key
+    signed_hash: str | None = None
+    signed_at: datetime | None = None
+    signed_key: str | None = None
+
+    @property
+    def never_verified(self) -> bool:
+        return self.verified_at is None
+
+    @property
+    def unverified_entries(self) -> int:
+        """Entries appended since the last verification."""
+        return max(self.head_seq - self.verified_seq, 0)
+
+
 @dataclass
 class ReportData:
     generated_at: datetime  # naive UTC
@@ -79,17 +158,26 @@ class ReportData:
     catalogue: list[CatalogueFigure] = field(default_factory=list)
     dossier_route: str | None = None
     indicators: list[AgencyIndicators] = field(default_factory=list)
+    ledger: LedgerState = field(default_factory=LedgerState)
 
-    def agency_name(self, code: str) -> str:
-        return self.agency_names.get(code) or code or "(no agency)"
+    def agency_name(self, code: str | None) -> str:
+        return self.agency_names.get(code or "") or code or "(no agency)"
 
     @property
     def ok(self) -> bool:
+        """Nothing lost (every version and every key in a known state); open items are another matter:
+        see :mod:`lienthong.report.banner`."""
         return all(route.totals.ok for route in self.routes)
+
+    def records(self) -> RecordCounts:
+        total = RecordCounts()
+        for route in self.routes:
+            total.merge(route.records)
+        return total
 
 
 _ADDITIVE = (
-    "pulled mapped quarantined filtered unchanged delivered acknowledged dead pending review superseded "
+    "pulled mapped quarantined filtered unchanged attempted acknowledged dead pending review superseded "
     "awaiting_mapping missing"
 ).split()
 
@@ -100,6 +188,7 @@ def merge_counts(target: Reconciliation, other: Reconciliation) -> None:
         setattr(target, name, getattr(target, name) + getattr(other, name))
     for state, items in other.followups.items():
         target.followups[state] = target.followups.get(state, 0) + items
+    target.records.merge(other.records)
 
 
 def _merge(slices: list[Slice], key) -> dict[str, Reconciliation]:  # noqa: ANN001

@@ -1,9 +1,9 @@
 """Agency names for the report: from a province's code list, then from the data the targets hold.
 
 The source only gives agency *codes* per record (``source.agency``).  Names come, in this order of
-precedence, from what was synced (the catalogue's ``TenCoQuan``, a dossier's ``DonViXuLy``: the names
+precedence, from what the targets acknowledged (the catalogue's ``TenCoQuan``, a dossier's ``DonViXuLy``: the names
 citizens see on the portal) and from ``mappings/codelists/agencies.csv`` (``code,name``), which also
-names agencies that have synced nothing yet.  Text is NFC so Vietnamese names compare and render the
+names agencies that have nothing acknowledged yet.  Text is NFC so Vietnamese names compare and render the
 same whichever form the source sent.
 """
 
@@ -33,7 +33,7 @@ def codelist_names(mappings_dir: Path | None) -> dict[str, str]:
 
 
 class AgencyNames:
-    """Collects names while payloads are read; synced names win over the code list."""
+    """Collects names while acknowledged payloads are read; those names win over the code list."""
 
     def __init__(self, base: dict[str, str] | None = None) -> None:
         self._names = dict(base or {})

@@ -1,4 +1,4 @@
-"""The report's one read of delivered payloads.
+"""The report's one read of acknowledged payloads.
 
 The indicators and the catalogue figure are computed from what the targets *acknowledged*, i.e. the
 outbox payloads, not from the source: that is the data the national portal computes its own figures
@@ -23,7 +23,7 @@ from lienthong.store.models import OutboxRow, StagedRecord
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Acknowledged:
     record_key: str
     agency: str | None  # staged_records.agency of the acknowledged version
     payload: dict[str, Any]
@@ -31,7 +31,7 @@ class Delivered:
 
 def acknowledged_payloads(
     session: Session, route: str, start: datetime | None, end: datetime | None
-) -> Iterator[Delivered]:
+) -> Iterator[Acknowledged]:
     """Per record key of ``route``, the newest acknowledged main payload (what the target holds now),
     among versions pulled in ``[start, end)``."""
     newest = select(func.max(OutboxRow.id).label("id")).join(
@@ -56,4 +56,4 @@ def acknowledged_payloads(
         .execution_options(yield_per=2000)
     )
     for record_key, agency, payload in session.execute(query):
-        yield Delivered(record_key, agency, json.loads(payload))
+        yield Acknowledged(record_key, agency, json.loads(payload))

@@ -25,7 +25,9 @@ def test_every_route_adds_up_and_nothing_is_missing(scenario):
             r.pulled == r.mapped + r.quarantined + r.filtered + r.unchanged + r.awaiting_mapping + r.missing
         )
         assert r.ok and r.missing == 0 and r.missing_keys == [], route
-        assert r.gap == r.pulled - r.acknowledged - r.filtered - r.unchanged
+        keys = r.records
+        assert r.gap == keys.gap == keys.records - keys["acknowledged"] - keys["filtered"], route
+        assert keys.records <= r.pulled and keys["missing"] == 0, route
         assert r.to_dict()["gap"] == r.gap and r.to_dict()["ok"] is True
 
 
@@ -60,7 +62,7 @@ def test_dossier_counts_match_the_store_and_the_portal(scenario):
     portal = received(scenario.cluster.dvcqg)["dossiers"]
     assert r.acknowledged == sum(entry["writes"] for entry in portal.values())
     assert portal[scenario.withdrawn]["writes"] == 2
-    assert r.delivered == r.acknowledged + r.dead  # every dead row was sent (and refused)
+    assert r.attempted == r.acknowledged + r.dead  # every dead row was tried (and refused), never delivered
     # The dead dossiers' progress records wait for them: counted apart, as items.
     assert r.followups[states.ACKNOWLEDGED] == sum(
         len(v) for v in received(scenario.cluster.dvcqg)["progress"].values()
@@ -85,8 +87,8 @@ def test_a_window_splits_the_counts_exactly(scenario):
     whole = reconcile_interval(store, "dossier_sync", None, None)
     before = reconcile_interval(store, "dossier_sync", None, mark)
     after = reconcile_interval(store, "dossier_sync", mark, None)
-    assert (after.pulled, after.acknowledged, after.unchanged, after.gap) == (2, 1, 1, 0)
-    for name in ("pulled", "acknowledged", "dead", "quarantined", "filtered", "unchanged", "delivered"):
+    assert (after.pulled, after.acknowledged, after.unchanged, after.gap) == (3, 2, 1, 0)
+    for name in ("pulled", "acknowledged", "dead", "quarantined", "filtered", "unchanged", "attempted"):
         assert getattr(before, name) + getattr(after, name) == getattr(whole, name), name
     # An aware bound means the same instant as the store's naive UTC.
     from datetime import UTC

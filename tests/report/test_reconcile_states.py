@@ -84,6 +84,8 @@ def test_each_version_lands_in_exactly_one_state(store):
     b.run("succeeded")
     b.version("q", states.QUARANTINED)
     b.version("f", states.FILTERED)
+    older = b.version("u", states.MAPPED, age=timedelta(days=3))  # before the window: its row decides
+    b.row(older, "u", states.ACKNOWLEDGED, attempts=1)
     b.version("u", states.UNCHANGED)
     acked = b.version("a", states.MAPPED)
     b.row(acked, "a", states.ACKNOWLEDGED, attempts=1)
@@ -105,10 +107,16 @@ def test_each_version_lands_in_exactly_one_state(store):
     assert r.acknowledged == 2 and r.dead == 1 and r.review == 1 and r.superseded == 1
     assert r.pending == 3  # pending, in flight, and the follow-up-only version waiting for a retry
     assert r.mapped == 8 and r.pulled == 11 and r.partition_total() == 11
-    assert r.delivered == 4  # two acknowledged, the dead one, the follow-up-only row that was tried once
+    assert r.attempted == 4  # two acknowledged, the dead one, the follow-up-only row that was tried once
     # Follow-ups of a dead, in-review or superseded dossier row wait for a person: blocked, not pending.
     assert r.followups == {states.RETRY_SCHEDULED: 7, states.PENDING: 6, states.BLOCKED: 9}
-    assert r.ok and r.gap == 11 - 2 - 1 - 1
+    assert r.ok
+    # Per key (each key here has one version in the window): the unchanged one takes its older row's
+    # fate; the superseded main row with nothing newer needs a person, like dead and review.
+    keys = r.records
+    assert (keys["acknowledged"], keys["filtered"], keys["quarantined"]) == (3, 1, 1)
+    assert (keys["pending"], keys["dead"], keys["review"], keys["superseded"]) == (3, 1, 1, 1)
+    assert keys.records == 11 and r.gap == keys.gap == 11 - 3 - 1 and keys.needs_person == 4
 
 
 def test_lost_versions_are_missing_and_named_by_key(store):
@@ -156,6 +164,8 @@ def test_the_report_names_missing_versions_and_is_not_ok(store):
     data = collect_report(store, {ROUTE: "DongBoHoSoMC"})
     assert not data.ok and data.routes[0].totals.missing_keys == ["000.00.12.H07-250114-0042"]
     text = render_text(data)
-    assert "MISSING 1" in text and "000.00.12.H07-250114-0042" in text and "RECORDS MISSING" in text
-    assert "record version(s) in no known state" in render_html(data)
-    assert f"route_total,{ROUTE},,,,missing,1" in render_csv(data)
+    assert "MISSING 1" in text and "000.00.12.H07-250114-0042" in text
+    assert text.startswith("✗ 1 record version and 1 record in no known state")
+    assert 'class="banner lost"' in render_html(data)
+    assert f"route_total,{ROUTE},,,,,missing,1" in render_csv(data)
+    assert "banner,,,,,,exit_code,3" in render_csv(data)
