@@ -27,6 +27,7 @@ from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.store.db import Store
 from lienthong.store.models import LIVE_PREDICATE, OutboxRow
+from lienthong.store.settle import settle_behind
 from lienthong.workers import holder_is_dead
 
 
@@ -333,10 +334,14 @@ def record_outcomes(
         }
         for outcome in outcomes
     ]
+    acknowledged = [outcome.row_id for outcome in outcomes if outcome.state == states.ACKNOWLEDGED]
     with getattr(audit, "lock", None) or nullcontext(), store.engine.begin() as connection:
         result = connection.execute(_RECORD_OUTCOME, parameters)
+        settled = settle_behind(connection, acknowledged, now) if acknowledged else []
         if audit is not None:
-            audit(connection)
+            if settled and hasattr(audit, "add_superseded"):
+                audit.add_superseded(settled)
+            audit(connection)  # last: the ledger's head lock is taken last
         return result.rowcount or 0
 
 

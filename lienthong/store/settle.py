@@ -1,0 +1,373 @@
+"""Newer versions settle older alarms: the rule that closes a record's stale dead letters, review rows
+and quarantine entries once a newer version of the same record has a known fate.
+
+Rules (docs/operations.md "Newer versions settle older alarms"):
+
+- *Newer* is the order of versions in the store: an outbox row's ``seq`` within its (target,
+  operation, target key); a staged version's ``id`` within its (route, source key).
+- An outbox row in ``dead`` or ``review`` is settled (``superseded``) only when a newer row of the same
+  (target, operation, target key) is **acknowledged**: a newer payload equal to a dead one is not a
+  delivery, so it settles nothing.
+- A ``pending``/``retry_scheduled`` follow-up whose parent is ``superseded`` can never be claimed (its
+  parent will never be acknowledged); once a newer version of the parent's key is acknowledged it is
+  superseded too ("left behind").  A dead follow-up is settled only by its own slot's rule: its
+  progress records may still be owed to the target.
+- A quarantine entry lives in the *source* key space (route, source key; it has no target), an outbox
+  row in the *target* key space (they differ in ``catalogue_sync``): an acknowledged row settles the
+  open entries of the source key of its staged version (``staged_id``) whose staged version is older;
+  at mapping time a newer version that is quarantined, filtered or unchanged settles them too (the
+  newest quarantine entry of a key supersedes its older ones).
+
+Everything here runs inside the caller's transaction (the one that records the outcome or maps the
+chunk); the caller writes the ledger entries (:func:`lienthong.audit.events.superseded`) last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import aliased
+
+from lienthong import states
+from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
+
+#: The state a settled quarantine entry takes (its other states: ``open``, ``replayed``).
+QUARANTINE_SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One alarm closed as ``superseded``, and what settled it (for the ledger and the caller)."""
+
+    kind: str  # "outbox" | "quarantine"
+    item_id: int
+    route: str
+    record_key: str
+    previous_state: str
+    reason: str
+    target: str | None = None
+    operation: str | None = None
+    mapping_version: str | None = None
+    version: int | None = None  # the settled row's seq (outbox)
+    staged_id: int | None = None
+    by_row_id: int | None = None  # the acknowledged row that settled it
+    by_version: int | None = None
+    by_staged_id: int | None = None  # the newer staged version that settled it
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def settle_behind(connection: Any, acknowledged_ids: Sequence[int], now: datetime) -> list[Settled]:
+    """Close what the just-acknowledged rows make stale; returns what was closed."""
+    settled: list[Settled] = []
+    for ids in _chunks(list(acknowledged_ids)):
+        settled += _older_rows(connection, ids, now)
+        settled += _left_behind(connection, ids, now)
+        settled += _older_quarantine(connection, ids, now)
+    return settled
+
+
+def _older_rows(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+    older, acked = aliased(OutboxRow, name="older"), aliased(OutboxRow, name="acked")
+    found = connection.execute(
+        select(
+            older.id,
+            older.route,
+            older.target,
+            older.operation,
+            older.record_key,
+            older.seq,
+            older.state,
+            older.mapping_version,
+            older.staged_id,
+            acked.id,
+            acked.seq,
+            acked.staged_id,
+        )
+        .join(
+            acked,
+            and_(
+                acked.target == older.target,
+                acked.operation == older.operation,
+                acked.record_key == older.record_key,
+                older.seq < acked.seq,
+            ),
+        )
+        .where(
+            acked.id.in_(ids),
+            acked.state == states.ACKNOWLEDGED,
+            older.state.in_((states.DEAD, states.REVIEW)),
+        )
+    ).all()
+    best: dict[int, Any] = {}
+    for row in found:
+        if row[0] not in best or row[10] > best[row[0]][10]:
+            best[row[0]] = row
+    result = []
+    for row_id, route, target, operation, key, seq, state, version, staged_id, by_id, by_seq, by_staged in (
+        best[k] for k in sorted(best)
+    ):
+        reason = f"version {by_seq} of the same record was acknowledged by {target} (row {by_id})"
+        if _close_row(connection, row_id, (states.DEAD, states.REVIEW), reason, now):
+            result.append(
+                Settled(
+                    "outbox",
+                    row_id,
+                    route,
+                    key,
+                    state,
+                    reason,
+                    target,
+                    operation,
+                    version,
+                    seq,
+                    staged_id,
+                    by_id,
+                    by_seq,
+                    by_staged,
+                )
+            )
+    return result
+
+
+def _left_behind(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+    """Live follow-ups whose parent is an older, superseded version of an acknowledged row's key."""
+    parent, acked = aliased(OutboxRow, name="parent"), aliased(OutboxRow, name="acked")
+    parents = connection.execute(
+        select(parent.id, parent.route, acked.id, acked.seq, acked.staged_id)
+        .join(
+            acked,
+            and_(
+                acked.target == parent.target,
+                acked.operation == parent.operation,
+                acked.record_key == parent.record_key,
+                parent.seq < acked.seq,
+            ),
+        )
+        .where(acked.id.in_(ids), acked.state == states.ACKNOWLEDGED, parent.state == states.SUPERSEDED)
+    ).all()
+    if not parents:
+        return []
+    by_parent = {row[0]: row for row in parents}
+    routes = sorted({row[1] for row in parents})
+    followups = connection.execute(
+        select(
+            OutboxRow.id,
+            OutboxRow.route,
+            OutboxRow.target,
+            OutboxRow.operation,
+            OutboxRow.record_key,
+            OutboxRow.seq,
+            OutboxRow.state,
+            OutboxRow.mapping_version,
+            OutboxRow.staged_id,
+            OutboxRow.parent_id,
+        )
+        .where(
+            OutboxRow.route.in_(routes),  # (route, state): the index; parent_id has none
+            OutboxRow.state.in_((states.PENDING, states.RETRY_SCHEDULED)),
+            OutboxRow.parent_id.in_(list(by_parent)),
+        )
+        .order_by(OutboxRow.id)
+    ).all()
+    result = []
+    for row_id, route, target, operation, key, seq, state, version, staged_id, parent_id in followups:
+        _, _, by_id, by_seq, by_staged = by_parent[parent_id]
+        reason = (
+            f"left behind: its parent (row {parent_id}) was superseded and version {by_seq} of the "
+            f"record was acknowledged (row {by_id})"
+        )
+        if _close_row(connection, row_id, (states.PENDING, states.RETRY_SCHEDULED), reason, now):
+            result.append(
+                Settled(
+                    "outbox",
+                    row_id,
+                    route,
+                    key,
+                    state,
+                    reason,
+                    target,
+                    operation,
+                    version,
+                    seq,
+                    staged_id,
+                    by_id,
+                    by_seq,
+                    by_staged,
+                )
+            )
+    return result
+
+
+def _close_row(
+    connection: Any, row_id: int, from_states: tuple[str, ...], reason: str, now: datetime
+) -> bool:
+    """One row to ``superseded`` if it is still in ``from_states`` (a replay may have just taken it)."""
+    done = connection.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row_id, OutboxRow.state.in_(from_states))
+        .values(
+            state=states.SUPERSEDED,
+            updated_at=now,
+            next_attempt_at=None,
+            last_error=f"superseded: {reason}",
+        )
+    )
+    return bool(done.rowcount)
+
+
+def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+    acked = aliased(OutboxRow, name="acked")
+    found = connection.execute(
+        select(
+            QuarantineEntry.id,
+            QuarantineEntry.route,
+            QuarantineEntry.record_key,
+            QuarantineEntry.staged_id,
+            QuarantineEntry.mapping_version,
+            acked.id,
+            acked.seq,
+            acked.staged_id,
+            acked.target,
+        )
+        .join(StagedRecord, StagedRecord.id == acked.staged_id)
+        .join(
+            QuarantineEntry,
+            and_(
+                QuarantineEntry.route == StagedRecord.route,
+                QuarantineEntry.record_key == StagedRecord.record_key,
+                QuarantineEntry.staged_id < StagedRecord.id,
+            ),
+        )
+        .where(
+            acked.id.in_(ids),
+            acked.state == states.ACKNOWLEDGED,
+            acked.parent_id.is_(None),
+            QuarantineEntry.state == "open",
+        )
+    ).all()
+    best: dict[int, Any] = {}
+    for row in found:
+        if row[0] not in best or row[7] > best[row[0]][7]:
+            best[row[0]] = row
+    result = []
+    for entry_id, route, key, staged_id, version, by_id, by_seq, by_staged, target in (
+        best[k] for k in sorted(best)
+    ):
+        reason = (
+            f"a newer version of the record (staged #{by_staged}) was acknowledged by {target} "
+            f"as version {by_seq} (row {by_id})"
+        )
+        if _close_entry(connection, entry_id, now):
+            result.append(
+                Settled(
+                    "quarantine",
+                    entry_id,
+                    route,
+                    key,
+                    "open",
+                    reason,
+                    mapping_version=version,
+                    staged_id=staged_id,
+                    by_row_id=by_id,
+                    by_version=by_seq,
+                    by_staged_id=by_staged,
+                )
+            )
+    return result
+
+
+def _close_entry(connection: Any, entry_id: int, now: datetime) -> bool:
+    done = connection.execute(
+        update(QuarantineEntry)
+        .where(QuarantineEntry.id == entry_id, QuarantineEntry.state == "open")
+        .values(state=QUARANTINE_SUPERSEDED, resolved_at=now)
+    )
+    return bool(done.rowcount)
+
+
+def settle_quarantine_at_mapping(
+    connection: Any, route: str, newer: Iterable[tuple[str, int, str]], now: datetime
+) -> list[Settled]:
+    """At mapping time: ``newer`` is (source key, staged id, verdict) of versions that were quarantined,
+    filtered or found unchanged; each closes the open entries of its key with an older staged version."""
+    newest: dict[str, tuple[int, str]] = {}
+    for key, staged_id, verdict in newer:
+        if key not in newest or staged_id > newest[key][0]:
+            newest[key] = (staged_id, verdict)
+    result: list[Settled] = []
+    keys = sorted(newest)
+    for chunk in _chunks(keys):
+        entries = connection.execute(
+            select(
+                QuarantineEntry.id,
+                QuarantineEntry.record_key,
+                QuarantineEntry.staged_id,
+                QuarantineEntry.mapping_version,
+            )
+            .where(
+                QuarantineEntry.route == route,
+                QuarantineEntry.record_key.in_(chunk),
+                QuarantineEntry.state == "open",
+            )
+            .order_by(QuarantineEntry.id)
+        ).all()
+        for entry_id, key, staged_id, version in entries:
+            by_staged, verdict = newest[key]
+            if staged_id >= by_staged:
+                continue
+            reason = f"a newer version of the record (staged #{by_staged}) was {verdict} at mapping"
+            if _close_entry(connection, entry_id, now):
+                result.append(
+                    Settled(
+                        "quarantine",
+                        entry_id,
+                        route,
+                        key,
+                        "open",
+                        reason,
+                        mapping_version=version,
+                        staged_id=staged_id,
+                        by_staged_id=by_staged,
+                    )
+                )
+    return result
+
+
+def newer_staged(session: Any, route: str, record_key: str, staged_id: int) -> list[tuple[int, str]]:
+    """The staged versions of a source key newer than ``staged_id``: (id, state), oldest first."""
+    return [
+        (row_id, state)
+        for row_id, state in session.execute(
+            select(StagedRecord.id, StagedRecord.state)
+            .where(
+                StagedRecord.route == route,
+                StagedRecord.record_key == record_key,
+                StagedRecord.id > staged_id,
+            )
+            .order_by(StagedRecord.id)
+        ).all()
+    ]
+
+
+def newer_acknowledged(session: Any, row: Any) -> Any:
+    """The newest acknowledged row of the same (target, operation, key) with a higher seq, or None."""
+    return session.execute(
+        select(OutboxRow)
+        .where(
+            OutboxRow.target == row.target,
+            OutboxRow.operation == row.operation,
+            OutboxRow.record_key == row.record_key,
+            OutboxRow.seq > row.seq,
+            OutboxRow.state == states.ACKNOWLEDGED,
+        )
+        .order_by(OutboxRow.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
