@@ -38,7 +38,9 @@ def set_status_code(mappings, source_id: int, code: int) -> None:
     """Map the one-stop status ``source_id`` to TrangThaiHoSo ``code`` in the copy's code list."""
     path = mappings / "codelists" / "motcua_status.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
-    changed = [line.rsplit(",", 1)[0] + f",{code}" if line.startswith(f"{source_id},") else line for line in lines]
+    changed = [
+        line.rsplit(",", 1)[0] + f",{code}" if line.startswith(f"{source_id},") else line for line in lines
+    ]
     assert changed != lines or str(code) in "".join(lines), "the status code list changed shape"
     path.write_text("\n".join(changed) + "\n", encoding="utf-8")
 
@@ -56,7 +58,9 @@ class Env:
 
     def new_gateway(self) -> Gateway:
         """A gateway that reads the mapping files as they are now (a process started after an edit)."""
-        settings = Settings(data_dir=self.mappings.parent, database_url=self.store_url, mappings_dir=self.mappings)
+        settings = Settings(
+            data_dir=self.mappings.parent, database_url=self.store_url, mappings_dir=self.mappings
+        )
         return Gateway(settings, Store(self.store_url))
 
     def cli(self, *args: str, ok: bool = True):
@@ -72,12 +76,16 @@ class Env:
         return received(self.cluster.dvcqg)["dossiers"]
 
     def source_patch(self, dossier_id: str, patch: dict) -> dict:
-        answer = requests.post(f"{self.cluster.motcua.url}/_sim/dossiers/{dossier_id}", json=patch, timeout=10)
+        answer = requests.post(
+            f"{self.cluster.motcua.url}/_sim/dossiers/{dossier_id}", json=patch, timeout=10
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["dossier"]
 
     def source_get(self, dossier_id: str) -> dict:
-        return requests.get(f"{self.cluster.motcua.url}/_sim/dossiers/{dossier_id}", timeout=10).json()["dossier"]
+        return requests.get(f"{self.cluster.motcua.url}/_sim/dossiers/{dossier_id}", timeout=10).json()[
+            "dossier"
+        ]
 
 
 @pytest.fixture()

@@ -25,7 +25,9 @@ def _route_status(gateway) -> dict:
 def _ledger(gateway, event: str, key: str) -> list[dict]:
     with gateway.store.session() as session:
         rows = session.execute(
-            select(LedgerEntry).where(LedgerEntry.event == event, LedgerEntry.record_key == key).order_by(LedgerEntry.seq)
+            select(LedgerEntry)
+            .where(LedgerEntry.event == event, LedgerEntry.record_key == key)
+            .order_by(LedgerEntry.seq)
         ).scalars()
         return [{"outcome": r.outcome, "target": r.target, **json.loads(r.detail)} for r in rows]
 
@@ -65,7 +67,10 @@ def test_a_dossier_corrected_at_the_source_closes_its_quarantine_entry(env_facto
         closed = session.get(QuarantineEntry, entry["id"])
         assert closed.state == "superseded" and closed.resolved_at is not None
         newest = session.execute(
-            select(StagedRecord).where(StagedRecord.record_key == key).order_by(StagedRecord.id.desc()).limit(1)
+            select(StagedRecord)
+            .where(StagedRecord.record_key == key)
+            .order_by(StagedRecord.id.desc())
+            .limit(1)
         ).scalar_one()
         acked = session.execute(
             select(OutboxRow).where(OutboxRow.record_key == key, OutboxRow.operation == MAIN[1])
@@ -111,7 +116,7 @@ def test_a_newer_acknowledged_version_settles_a_dead_letter_and_a_replay_of_it_r
     gateway = env.new_gateway()
     gateway.run(ROUTE, wait_for_retries=0)
     portal = env.portal()
-    key = next(k for k, v in sorted(portal.items()) if v["data"]["TrangThaiHoSo"] not in (8, 44))
+    key = next(k for k, v in sorted(portal.items()) if v["data"]["TrangThaiHoSo"] not in ("8", "44"))
     dossier_id = _source_id(gateway, key)
     source = env.source_get(dossier_id)
 
@@ -121,7 +126,9 @@ def test_a_newer_acknowledged_version_settles_a_dead_letter_and_a_replay_of_it_r
     gateway.run(ROUTE, wait_for_retries=0)
     with gateway.store.session() as session:
         dead = session.execute(
-            select(OutboxRow).where(OutboxRow.record_key == key, OutboxRow.operation == MAIN[1], OutboxRow.seq == 3)
+            select(OutboxRow).where(
+                OutboxRow.record_key == key, OutboxRow.operation == MAIN[1], OutboxRow.seq == 3
+            )
         ).scalar_one()
     assert dead.state == states.DEAD
     dead_before = len(env.cli_json("dead", "list"))
@@ -150,7 +157,9 @@ def test_a_newer_acknowledged_version_settles_a_dead_letter_and_a_replay_of_it_r
     assert _route_status(gateway)["outbox"][states.DEAD] == status_before - 1
     taken = metrics.collect(gateway.store)
     assert {t.target: t.dead for t in taken.targets}["dvcqg"] == gauge_before - 1
-    assert f'lienthong_outbox_dead{{target="dvcqg"}} {float(gauge_before - 1)}' in metrics.to_prometheus(taken)
+    assert f'lienthong_outbox_dead{{target="dvcqg"}} {float(gauge_before - 1)}' in metrics.to_prometheus(
+        taken
+    )
     settled = [e for e in _ledger(gateway, "superseded", key) if e["kind"] == "outbox"]
     assert [(e["item_id"], e["previous_state"], e["by_row_id"], e["by_version"]) for e in settled] == [
         (dead.id, states.DEAD, rows[4].id, 4)
@@ -167,7 +176,9 @@ def test_a_newer_acknowledged_version_settles_a_dead_letter_and_a_replay_of_it_r
     with gateway.store.session() as session:
         (replay,) = session.execute(select(Replay)).scalars()
         newest = session.execute(
-            select(OutboxRow).where(OutboxRow.record_key == key, OutboxRow.operation == MAIN[1], OutboxRow.seq == 5)
+            select(OutboxRow).where(
+                OutboxRow.record_key == key, OutboxRow.operation == MAIN[1], OutboxRow.seq == 5
+            )
         ).scalar_one()
     assert replay.mode == "resend-stale" and "overwrites version 4" in replay.note
     assert newest.payload_hash == dead.payload_hash and newest.state == states.DEAD  # refused again
