@@ -42,12 +42,13 @@ from lienthong.audit import hooks as audit_hooks
 from lienthong.audit.chain import Event, append
 from lienthong.audit.config import enabled
 from lienthong.clock import utcnow
+from lienthong.drift import Drift, last_drift, record_drift, stale_mapping_counts
 from lienthong.errors import LienthongError, MappingError
 from lienthong.jsoncanon import canonical, digest
 from lienthong.masking import mask_text
-from lienthong.store.models import LedgerEntry, OutboxRow, Run, StagedRecord
+from lienthong.store.models import OutboxRow, Run, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories
-from lienthong.workers import default_actor, worker_id
+from lienthong.workers import default_actor
 
 CHUNK = 500
 #: How many changed records a dry run shows as a diff.
@@ -421,85 +422,11 @@ def _not_acknowledged(store: Any, keys: Sequence[tuple[str, str, str]]) -> int:
     return left
 
 
-def record_drift(store: Any, route: str, version: str, stale: int, checked: int, actor: str) -> None:
-    """The figure ``status`` shows: delivered records of ``route`` the mapping ``version`` would change."""
-    if not enabled(store):
-        return
-    audit_hooks.append_now(
-        store,
-        [
-            Event(
-                audit_events.MAPPING_DRIFT,
-                route=route,
-                mapping_version=version,
-                actor=actor or worker_id(),
-                outcome="checked",
-                detail={"would_change": stale, "checked": checked},
-            )
-        ],
-    )
-
-
-@dataclass(frozen=True)
-class Drift:
-    """The last computed figure of a route: records sent under an older mapping that would change."""
-
-    would_change: int
-    checked: int
-    at: datetime
-    mapping_version: str | None
-    current: bool  # False when the mapping changed after the figure was computed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "would_change": self.would_change,
-            "checked": self.checked,
-            "at": self.at.isoformat(sep=" ", timespec="seconds"),
-            "mapping_version": self.mapping_version,
-            "current": self.current,
-        }
-
-
-def last_drift(store: Any, route: str) -> Drift | None:
-    with store.session() as session:
-        entry = session.execute(
-            select(LedgerEntry)
-            .where(LedgerEntry.event == audit_events.MAPPING_DRIFT, LedgerEntry.route == route)
-            .order_by(LedgerEntry.seq.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if entry is None:
-            return None
-        changed_after = session.execute(
-            select(func.count())
-            .select_from(LedgerEntry)
-            .where(
-                LedgerEntry.event == audit_events.MAPPING_CHANGE,
-                LedgerEntry.route == route,
-                LedgerEntry.seq > entry.seq,
-                LedgerEntry.mapping_version != entry.mapping_version,
-            )
-        ).scalar_one()
-        detail = json.loads(entry.detail)
-        return Drift(
-            int(detail.get("would_change", 0)),
-            int(detail.get("checked", 0)),
-            entry.at,
-            entry.mapping_version,
-            changed_after == 0,
-        )
-
-
-def stale_mapping_counts(store: Any, route: str) -> int:
-    """Delivered records of ``route`` whose payload the current mapping would change, as last computed
-    (``remap``/``remap --dry-run`` over the whole route; 0 when never computed).  See :func:`last_drift`
-    for the time and whether the mapping changed since."""
-    drift = last_drift(store, route)
-    return drift.would_change if drift is not None else 0
-
-
 def parse_keys(values: Sequence[str]) -> tuple[str, ...]:
     keys = tuple(dict.fromkeys(v.strip() for v in values if v and v.strip()))
     if values and not keys:
         raise LienthongError("--key needs a record key")
     return keys
+
+
+__all__ = ["Drift", "RemapResult", "Selection", "last_drift", "remap", "stale_mapping_counts"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from lienthong.remap import last_drift
+from lienthong.drift import last_drift
 from lienthong.store import outbox
 from lienthong.store.models import QuarantineEntry, Run, Tombstone, Watermark
 
