@@ -12,9 +12,11 @@ from lienthong import states
 from lienthong.remap import stale_mapping_counts
 from lienthong.status import gateway_status
 from lienthong.store.models import LedgerEntry, OutboxRow, StagedRecord
-from tests.lifecycle.conftest import set_status_code
+from tests.lifecycle import settle_env
+from tests.lifecycle.settle_env import set_status_code
 
 ROUTE = "dossier_sync"
+env_factory, mappings = settle_env.env_factory, settle_env.mappings  # the fixtures
 
 
 def _status_of_each(gateway) -> dict[str, int]:

@@ -12,8 +12,10 @@ from lienthong.store import Store
 from lienthong.store.models import StagedRecord
 from tests.airflow.conftest import airflow_db, cluster, route_env  # noqa: F401 - the Airflow tier's fixtures
 from tests.airflow.helpers import load_dagbag, received
-from tests.lifecycle.conftest import set_status_code
+from tests.lifecycle import settle_env
+from tests.lifecycle.settle_env import set_status_code
 
+mappings = settle_env.mappings  # a fixture
 pytestmark = [pytest.mark.airflow, pytest.mark.motcua(total=40, mess_rate=0.0)]
 
 

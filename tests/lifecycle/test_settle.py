@@ -11,9 +11,11 @@ from sqlalchemy import select
 from lienthong import metrics, states
 from lienthong.status import gateway_status
 from lienthong.store.models import LedgerEntry, OutboxRow, QuarantineEntry, Replay, StagedRecord
-from tests.lifecycle.conftest import edit_yaml, set_status_code
+from tests.lifecycle import settle_env
+from tests.lifecycle.settle_env import edit_yaml, set_status_code
 
 ROUTE = "dossier_sync"
+env_factory, mappings = settle_env.env_factory, settle_env.mappings  # the fixtures
 MAIN = ("dvcqg", "DongBoHoSoMC")
 
 

@@ -1,5 +1,6 @@
-"""Lifecycle fixtures: the simulators on loopback, a private copy of mappings/, and a gateway on each
-backend (the root ``store_url`` fixture: SQLite and the real PostgreSQL server)."""
+"""Fixtures of the settle/remap tests (imported by them; not a conftest, so that other lifecycle tests
+keep their own): the simulators on loopback, a private copy of mappings/, and a gateway on each backend
+(the root ``store_url`` fixture: SQLite and the real PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from lienthong.settings import Settings
 from lienthong.store import Store
 from tests.integration.conftest import MAPPINGS, make_cluster, received
 
-__all__ = ["received"]
+__all__ = ["Env", "edit_yaml", "env_factory", "mappings", "received", "set_status_code"]
 
 
 @pytest.fixture()
