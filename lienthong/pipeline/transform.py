@@ -29,7 +29,7 @@ from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
-from lienthong.store.settle import settle_quarantine_at_mapping
+from lienthong.store.settle_mapping import settle_quarantine_at_mapping, settle_rows_of_filtered
 from lienthong.store.staging import pending_staged
 from lienthong.workers import lease_seconds, worker_id
 
@@ -59,7 +59,7 @@ class TransformResult:
     rows_created: int = 0
     superseded: int = 0
     review: int = 0
-    settled: int = 0  # older open quarantine entries closed as superseded by a newer version's verdict
+    settled: int = 0  # older alarms (quarantine entries, dead/review rows) a newer version's verdict closed
     quarantine_messages: list[str] = field(default_factory=list)
     skipped: str | None = None  # why this run did not map (another process holds the route's mapping)
 
@@ -185,6 +185,9 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             session.execute(update(StagedRecord), staged_updates)
         session.flush()  # this chunk's own quarantine entries: a newer version in it settles them too
         settled = settle_quarantine_at_mapping(session, route_name, settling, now)
+        filtered = [(key, staged_id) for key, staged_id, verdict in settling if verdict == states.FILTERED]
+        if filtered:
+            settled += settle_rows_of_filtered(session, route_name, filtered, now)
         result.settled += len(settled)
         main = (outputs[0].target, outputs[0].operation)
         audit_hooks.transformed(

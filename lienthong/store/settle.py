@@ -12,6 +12,9 @@ Rules (docs/operations.md "Newer versions settle older alarms"):
   parent will never be acknowledged); once a newer version of the parent's key is acknowledged it is
   superseded too ("left behind").  A dead follow-up is settled only by its own slot's rule: its
   progress records may still be owed to the target.
+- A newer version that is ``filtered`` (outside the route's selection by design: nothing of the record
+  will be sent any more) closes the dead and review rows of the older versions (found through their
+  ``staged_id``: a filtered version has no target key) and their pending follow-ups.
 - A quarantine entry lives in the *source* key space (route, source key; it has no target), an outbox
   row in the *target* key space (they differ in ``catalogue_sync``): an acknowledged row settles the
   open entries of the source key of its staged version (``staged_id``) whose staged version is older;
@@ -59,7 +62,7 @@ class Settled:
     by_staged_id: int | None = None  # the newer staged version that settled it
 
 
-def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+def chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -67,7 +70,7 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 def settle_behind(connection: Any, acknowledged_ids: Sequence[int], now: datetime) -> list[Settled]:
     """Close what the just-acknowledged rows make stale; returns what was closed."""
     settled: list[Settled] = []
-    for ids in _chunks(list(acknowledged_ids)):
+    for ids in chunks(list(acknowledged_ids)):
         settled += _older_rows(connection, ids, now)
         settled += _left_behind(connection, ids, now)
         settled += _older_quarantine(connection, ids, now)
@@ -115,7 +118,7 @@ def _older_rows(connection: Any, ids: Sequence[int], now: datetime) -> list[Sett
         best[k] for k in sorted(best)
     ):
         reason = f"version {by_seq} of the same record was acknowledged by {target} (row {by_id})"
-        if _close_row(connection, row_id, (states.DEAD, states.REVIEW), reason, now):
+        if close_row(connection, row_id, (states.DEAD, states.REVIEW), reason, now):
             result.append(
                 Settled(
                     "outbox",
@@ -184,7 +187,7 @@ def _left_behind(connection: Any, ids: Sequence[int], now: datetime) -> list[Set
             f"left behind: its parent (row {parent_id}) was superseded and version {by_seq} of the "
             f"record was acknowledged (row {by_id})"
         )
-        if _close_row(connection, row_id, (states.PENDING, states.RETRY_SCHEDULED), reason, now):
+        if close_row(connection, row_id, (states.PENDING, states.RETRY_SCHEDULED), reason, now):
             result.append(
                 Settled(
                     "outbox",
@@ -206,9 +209,7 @@ def _left_behind(connection: Any, ids: Sequence[int], now: datetime) -> list[Set
     return result
 
 
-def _close_row(
-    connection: Any, row_id: int, from_states: tuple[str, ...], reason: str, now: datetime
-) -> bool:
+def close_row(connection: Any, row_id: int, from_states: tuple[str, ...], reason: str, now: datetime) -> bool:
     """One row to ``superseded`` if it is still in ``from_states`` (a replay may have just taken it)."""
     done = connection.execute(
         update(OutboxRow)
@@ -265,7 +266,7 @@ def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> lis
             f"a newer version of the record (staged #{by_staged}) was acknowledged by {target} "
             f"as version {by_seq} (row {by_id})"
         )
-        if _close_entry(connection, entry_id, now):
+        if close_entry(connection, entry_id, now):
             result.append(
                 Settled(
                     "quarantine",
@@ -284,61 +285,13 @@ def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> lis
     return result
 
 
-def _close_entry(connection: Any, entry_id: int, now: datetime) -> bool:
+def close_entry(connection: Any, entry_id: int, now: datetime) -> bool:
     done = connection.execute(
         update(QuarantineEntry)
         .where(QuarantineEntry.id == entry_id, QuarantineEntry.state == "open")
         .values(state=QUARANTINE_SUPERSEDED, resolved_at=now)
     )
     return bool(done.rowcount)
-
-
-def settle_quarantine_at_mapping(
-    connection: Any, route: str, newer: Iterable[tuple[str, int, str]], now: datetime
-) -> list[Settled]:
-    """At mapping time: ``newer`` is (source key, staged id, verdict) of versions that were quarantined,
-    filtered or found unchanged; each closes the open entries of its key with an older staged version."""
-    newest: dict[str, tuple[int, str]] = {}
-    for key, staged_id, verdict in newer:
-        if key not in newest or staged_id > newest[key][0]:
-            newest[key] = (staged_id, verdict)
-    result: list[Settled] = []
-    keys = sorted(newest)
-    for chunk in _chunks(keys):
-        entries = connection.execute(
-            select(
-                QuarantineEntry.id,
-                QuarantineEntry.record_key,
-                QuarantineEntry.staged_id,
-                QuarantineEntry.mapping_version,
-            )
-            .where(
-                QuarantineEntry.route == route,
-                QuarantineEntry.record_key.in_(chunk),
-                QuarantineEntry.state == "open",
-            )
-            .order_by(QuarantineEntry.id)
-        ).all()
-        for entry_id, key, staged_id, version in entries:
-            by_staged, verdict = newest[key]
-            if staged_id >= by_staged:
-                continue
-            reason = f"a newer version of the record (staged #{by_staged}) was {verdict} at mapping"
-            if _close_entry(connection, entry_id, now):
-                result.append(
-                    Settled(
-                        "quarantine",
-                        entry_id,
-                        route,
-                        key,
-                        "open",
-                        reason,
-                        mapping_version=version,
-                        staged_id=staged_id,
-                        by_staged_id=by_staged,
-                    )
-                )
-    return result
 
 
 def newer_staged(session: Any, route: str, record_key: str, staged_id: int) -> list[tuple[int, str]]:
