@@ -27,12 +27,13 @@ chunk); the caller writes the ledger entries (:func:`lienthong.audit.events.supe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import aliased
 
 from lienthong import states
@@ -68,32 +69,44 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 
 def settle_behind(connection: Any, acknowledged_ids: Sequence[int], now: datetime) -> list[Settled]:
-    """Close what the just-acknowledged rows make stale; returns what was closed."""
+    """Close what the just-acknowledged rows make stale; returns what was closed.  Two statements per
+    delivery batch on the common path (nothing to settle), both built once and walking indexes from the
+    acknowledged rows' primary keys: the older versions of their keys, and the quarantine entries of
+    their records."""
     settled: list[Settled] = []
     for ids in chunks(list(acknowledged_ids)):
-        settled += _older_rows(connection, ids, now)
-        settled += _left_behind(connection, ids, now)
+        older = connection.execute(_older_statement(), {"ids": list(ids)}).all()
+        if older:
+            closed = _older_rows(connection, older, now)
+            settled += closed
+            parents = {row[0]: row for row in older if row[6] == states.SUPERSEDED}
+            parents.update({item.item_id: _as_parent(item) for item in closed})
+            if parents:
+                settled += _left_behind(connection, parents, now)
         settled += _older_quarantine(connection, ids, now)
     return settled
 
 
-def _older_rows(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+_OLDER_COLUMNS = (
+    "id",
+    "route",
+    "target",
+    "operation",
+    "record_key",
+    "seq",
+    "state",
+    "mapping_version",
+    "staged_id",
+)
+
+
+@functools.cache
+def _older_statement():  # type: ignore[no-untyped-def]
+    """The older versions of the acknowledged rows' keys that an acknowledgement may settle (dead,
+    review) or whose live follow-ups it leaves behind (superseded), with the acknowledged row."""
     older, acked = aliased(OutboxRow, name="older"), aliased(OutboxRow, name="acked")
-    found = connection.execute(
-        select(
-            older.id,
-            older.route,
-            older.target,
-            older.operation,
-            older.record_key,
-            older.seq,
-            older.state,
-            older.mapping_version,
-            older.staged_id,
-            acked.id,
-            acked.seq,
-            acked.staged_id,
-        )
+    return (
+        select(*(getattr(older, name) for name in _OLDER_COLUMNS), acked.id, acked.seq, acked.staged_id)
         .join(
             acked,
             and_(
@@ -104,14 +117,35 @@ def _older_rows(connection: Any, ids: Sequence[int], now: datetime) -> list[Sett
             ),
         )
         .where(
-            acked.id.in_(ids),
+            acked.id.in_(bindparam("ids", expanding=True)),
             acked.state == states.ACKNOWLEDGED,
-            older.state.in_((states.DEAD, states.REVIEW)),
+            older.state.in_((states.DEAD, states.REVIEW, states.SUPERSEDED)),
         )
-    ).all()
+    )
+
+
+def _as_parent(item: Settled) -> tuple[Any, ...]:
+    """A just-settled row in the shape of an ``_older_statement`` row (for its follow-ups)."""
+    return (
+        item.item_id,
+        item.route,
+        item.target,
+        item.operation,
+        item.record_key,
+        item.version,
+        states.SUPERSEDED,
+        item.mapping_version,
+        item.staged_id,
+        item.by_row_id,
+        item.by_version,
+        item.by_staged_id,
+    )
+
+
+def _older_rows(connection: Any, found: Sequence[Any], now: datetime) -> list[Settled]:
     best: dict[int, Any] = {}
     for row in found:
-        if row[0] not in best or row[10] > best[row[0]][10]:
+        if row[6] in (states.DEAD, states.REVIEW) and (row[0] not in best or row[10] > best[row[0]][10]):
             best[row[0]] = row
     result = []
     for row_id, route, target, operation, key, seq, state, version, staged_id, by_id, by_seq, by_staged in (
@@ -140,26 +174,9 @@ def _older_rows(connection: Any, ids: Sequence[int], now: datetime) -> list[Sett
     return result
 
 
-def _left_behind(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+def _left_behind(connection: Any, parents: dict[int, tuple[Any, ...]], now: datetime) -> list[Settled]:
     """Live follow-ups whose parent is an older, superseded version of an acknowledged row's key."""
-    parent, acked = aliased(OutboxRow, name="parent"), aliased(OutboxRow, name="acked")
-    parents = connection.execute(
-        select(parent.id, parent.route, acked.id, acked.seq, acked.staged_id)
-        .join(
-            acked,
-            and_(
-                acked.target == parent.target,
-                acked.operation == parent.operation,
-                acked.record_key == parent.record_key,
-                parent.seq < acked.seq,
-            ),
-        )
-        .where(acked.id.in_(ids), acked.state == states.ACKNOWLEDGED, parent.state == states.SUPERSEDED)
-    ).all()
-    if not parents:
-        return []
-    by_parent = {row[0]: row for row in parents}
-    routes = sorted({row[1] for row in parents})
+    routes = sorted({row[1] for row in parents.values()})
     followups = connection.execute(
         select(
             OutboxRow.id,
@@ -176,13 +193,13 @@ def _left_behind(connection: Any, ids: Sequence[int], now: datetime) -> list[Set
         .where(
             OutboxRow.route.in_(routes),  # (route, state): the index; parent_id has none
             OutboxRow.state.in_((states.PENDING, states.RETRY_SCHEDULED)),
-            OutboxRow.parent_id.in_(list(by_parent)),
+            OutboxRow.parent_id.in_(list(parents)),
         )
         .order_by(OutboxRow.id)
     ).all()
     result = []
     for row_id, route, target, operation, key, seq, state, version, staged_id, parent_id in followups:
-        _, _, by_id, by_seq, by_staged = by_parent[parent_id]
+        by_id, by_seq, by_staged = parents[parent_id][9:12]
         reason = (
             f"left behind: its parent (row {parent_id}) was superseded and version {by_seq} of the "
             f"record was acknowledged (row {by_id})"
@@ -224,9 +241,13 @@ def close_row(connection: Any, row_id: int, from_states: tuple[str, ...], reason
     return bool(done.rowcount)
 
 
-def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+@functools.cache
+def _quarantine_statement():  # type: ignore[no-untyped-def]
+    """The open quarantine entries of the acknowledged (main) rows' source records, older than the
+    acknowledged row's staged version: from the rows' primary keys to their staged versions to the
+    entries of the route."""
     acked = aliased(OutboxRow, name="acked")
-    found = connection.execute(
+    return (
         select(
             QuarantineEntry.id,
             QuarantineEntry.route,
@@ -248,12 +269,16 @@ def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> lis
             ),
         )
         .where(
-            acked.id.in_(ids),
+            acked.id.in_(bindparam("ids", expanding=True)),
             acked.state == states.ACKNOWLEDGED,
             acked.parent_id.is_(None),
             QuarantineEntry.state == "open",
         )
-    ).all()
+    )
+
+
+def _older_quarantine(connection: Any, ids: Sequence[int], now: datetime) -> list[Settled]:
+    found = connection.execute(_quarantine_statement(), {"ids": list(ids)}).all()
     best: dict[int, Any] = {}
     for row in found:
         if row[0] not in best or row[7] > best[row[0]][7]:
