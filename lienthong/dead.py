@@ -86,7 +86,7 @@ def replay(  # noqa: ANN201
     with a message naming the newer version.  ``force_stale`` replays it anyway, recorded (replay mode
     ``*-stale``, the ledger's ``replayed`` entry names what it overwrites): a resend is queued as a new
     version after the acknowledged one, so the outbox keeps telling which content the target holds."""
-    rows = _selected(gateway, selection, force_stale)
+    rows = _selected(gateway, selection)
     if not rows:
         raise LienthongError("no dead letters match")
     stale = stale_rows(gateway, rows, remap=remap)
@@ -145,31 +145,32 @@ def replay(  # noqa: ANN201
     return replay_id, summaries
 
 
-def _selected(gateway, selection: DeadFilter, force_stale: bool) -> list[OutboxRow]:  # noqa: ANN001
-    """The dead rows the selection names; with ``force_stale``, rows named by id that a newer version
-    already settled (``superseded``) too.  A settled row named without it is refused by name."""
+def _selected(gateway, selection: DeadFilter) -> list[OutboxRow]:  # noqa: ANN001
+    """The dead rows the selection names, and rows named by id that an acknowledged newer version
+    already settled (``superseded``): those go on to :func:`stale_rows`, which names the newer version
+    and refuses them unless the replay is forced."""
     if not selection.ids:
         return find_dead(gateway, selection)
+    query = select(OutboxRow).where(OutboxRow.id.in_(selection.ids)).order_by(OutboxRow.id)
+    if selection.route:
+        query = query.where(OutboxRow.route == selection.route)
     with gateway.store.session() as session:
-        named = list(
-            session.execute(
-                select(OutboxRow).where(OutboxRow.id.in_(selection.ids)).order_by(OutboxRow.id)
-            ).scalars()
-        )
+        named = list(session.execute(query).scalars())
         settled = {
             row.id: newer_acknowledged(session, row) for row in named if row.state == states.SUPERSEDED
         }
     missing = sorted(set(selection.ids) - {row.id for row in named})
     if missing:
-        raise LienthongError(f"no such outbox row: {missing}")
+        raise LienthongError(
+            f"no such outbox row{' in route ' + selection.route if selection.route else ''}: {missing}"
+        )
     settled = {row_id: newer for row_id, newer in settled.items() if newer is not None}
-    del force_stale  # a settled row goes on to stale_rows(), which refuses it unless forced
     refused = [row for row in named if row.state != states.DEAD and row.id not in settled]
     if refused:
         raise LienthongError(
             "not dead letters: " + ", ".join(f"row {row.id} is {row.state}" for row in refused)
         )
-    return named  # a settled row is stale: stale_rows() names the newer version (refused or forced)
+    return named
 
 
 def stale_rows(gateway, rows: list[OutboxRow], *, remap: bool) -> dict[int, dict[str, Any]]:  # noqa: ANN001

@@ -7,6 +7,10 @@ source field sends nothing) → a new outbox row, superseding older versions tha
 
 A new version of a key that the target already acknowledged, where the target operation has no
 update (``on_change: review``, the BHXH registration), goes to ``review``: a person decides.
+
+A version that is quarantined, filtered or unchanged settles its record's older open quarantine
+entries (and, filtered, its older dead/review rows) in the chunk's transaction
+(``lienthong.store.settle_mapping``); a mapped version settles them once it is acknowledged.
 """
 
 from __future__ import annotations

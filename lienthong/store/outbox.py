@@ -315,8 +315,10 @@ def record_outcomes(
     store: Store, owner: str, outcomes: Sequence[Outcome], audit: Callable[[Any], None] | None = None
 ) -> int:
     """Write outcomes for rows this worker still holds (one statement, executed for every row);
-    returns how many were recorded.  ``audit`` writes the batch's ledger entries and archived
-    answers in the same transaction (``lienthong.audit.hooks.DeliveryAudit``)."""
+    returns how many were recorded.  In the same transaction, an acknowledgement settles the older
+    alarms of its key (``lienthong.store.settle``: older dead/review rows, follow-ups left behind,
+    older quarantine entries of its record: ``superseded``), and ``audit`` writes the batch's ledger
+    entries (the settled ones included) and archived answers, last (``lienthong.audit.hooks.DeliveryAudit``)."""
     if not outcomes:
         return 0
     now = utcnow()
