@@ -113,3 +113,28 @@ def test_remap_by_key_and_since_touches_only_the_selection(env_factory):
     future = env.cli_json("remap", ROUTE, "--since", "2999-01-01T00:00:00")
     assert future["checked"] == 0 and future["changed"] == 0
     assert sum(e["writes"] for e in env.portal().values()) == sum(e["writes"] for e in portal.values()) + 1
+
+
+def test_the_dry_run_diff_masks_identity_and_phone_numbers_and_hides_names():
+    from lienthong.remap import masked_diff
+
+    old = {
+        "TrangThaiHoSo": "5",
+        "SoDinhDanh": "001090012345",
+        "HoTen": "Nguyễn Văn An",
+        "SoDienThoai": "0912345678",
+    }
+    new = {
+        "TrangThaiHoSo": "4",
+        "SoDinhDanh": "001090012346",
+        "HoTen": "Nguyễn Văn Ân",
+        "SoDienThoai": "0912345679",
+    }
+    diff = masked_diff(old, new)
+    assert diff["TrangThaiHoSo"] == ["5", "4"]
+    assert diff["HoTen"] == ["‹changed›", "‹changed›"]
+    shown = json.dumps(diff, ensure_ascii=False)
+    for secret in (*old.values(), *new.values()):
+        if secret not in ("5", "4"):
+            assert secret not in shown
+    assert masked_diff(old, old) == {}
