@@ -13,7 +13,7 @@ from lienthong.remap import stale_mapping_counts
 from lienthong.status import gateway_status
 from lienthong.store.models import LedgerEntry, OutboxRow, StagedRecord
 from tests.lifecycle import settle_env
-from tests.lifecycle.settle_env import set_status_code
+from tests.lifecycle.settle_env import received, set_status_code
 
 ROUTE = "dossier_sync"
 env_factory, mappings = settle_env.env_factory, settle_env.mappings  # the fixtures
@@ -138,3 +138,45 @@ def test_the_dry_run_diff_masks_identity_and_phone_numbers_and_hides_names():
         if secret not in ("5", "4"):
             assert secret not in shown
     assert masked_diff(old, old) == {}
+
+
+def test_remap_of_a_target_without_update_puts_the_new_versions_in_review_and_sends_nothing(env_factory):
+    """BHXH's child-card registration has no update (``on_change: review``): remap queues the corrected
+    registrations to review for a person, and the registry receives nothing."""
+    env = env_factory(total=150, mess_rate=0.0)
+    route = env.mappings / "birth_bhyt.yaml"
+    good = route.read_text(encoding="utf-8")
+    assert "{truncate: 500}" in good, "the address rule changed; adapt the test"
+    route.write_text(good.replace("{truncate: 500}", "{truncate: 10}"), encoding="utf-8")  # the bug
+    first = env.new_gateway().run("birth_bhyt", wait_for_retries=0)
+    registered = received(env.cluster.bhxh)["registrations"]
+    assert first.checks() == [] and len(registered) >= 1, "no birth registration in this seed; adapt the test"
+
+    with env.gateway.store.session() as session:
+        bodies = {
+            row.record_key: json.loads(row.body)
+            for row in session.execute(
+                select(StagedRecord).where(StagedRecord.route == "birth_bhyt")
+            ).scalars()
+        }
+    addresses = {
+        key: json.loads(bodies[key]["eForm"])["hoTich"]["noiCuTru"]["diaChiChiTiet"] for key in registered
+    }
+    affected = sorted(key for key, address in addresses.items() if len((address or "").strip()) > 10)
+    assert affected, "no registration with a long address; adapt the test"
+
+    route.write_text(good, encoding="utf-8")  # the fix
+    done = env.cli_json("remap", "birth_bhyt")
+    assert done["changed"] == done["review_rows"] == len(affected)
+    assert received(env.cluster.bhxh)["registrations"] == registered  # nothing sent
+    with env.gateway.store.session() as session:
+        rows = session.execute(
+            select(OutboxRow.record_key, OutboxRow.seq, OutboxRow.state).where(
+                OutboxRow.route == "birth_bhyt"
+            )
+        ).all()
+    assert sorted(key for key, seq, state in rows if (seq, state) == (2, states.REVIEW)) == affected
+    assert sorted(key for key, seq, state in rows if (seq, state) == (1, states.ACKNOWLEDGED)) == sorted(
+        registered
+    )
+    assert len(rows) == len(registered) + len(affected)
