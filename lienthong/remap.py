@@ -135,7 +135,7 @@ def remap(
     compiled = route.compile()
     outputs = outputs_of(route, gateway.target_specs_for(route))
     result = RemapResult(route.name, compiled.version, dry_run)
-    run_id = None if dry_run else _open_run(gateway.store, route.name, actor)
+    run_id = None if dry_run else _open_run(gateway, route.name, actor)
     queued_keys: list[tuple[str, str, str]] = []  # (target, operation, target key) of each main row queued
     try:
         for chunk in _latest_versions(gateway.store, selection):
@@ -363,12 +363,10 @@ def _masked(value: Any) -> Any:
 
 
 # --- the run, the ledger, the drift ---------------------------------------------------------------
-def _open_run(store: Any, route: str, actor: str) -> int:
-    with store.session() as session:
-        run = Run(route=route, kind="remap", actor=actor, started_at=utcnow(), status="running", counts="{}")
-        session.add(run)
-        session.flush()
-        return run.id
+def _open_run(gateway: Any, route: str, actor: str) -> int:
+    """A run of kind ``remap`` for the rows it queues, opened the way every run is (the gateway's own
+    bookkeeping of who and where), closed by :func:`_close_run` with remap's counts."""
+    return gateway._start_run(route, "remap", actor)  # noqa: SLF001 - the engine's one way to open a run
 
 
 def _close_run(store: Any, run_id: int, status: str, result: RemapResult) -> None:
