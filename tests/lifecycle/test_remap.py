@@ -57,6 +57,8 @@ def test_a_code_list_fix_rewrites_exactly_the_affected_dossiers_once(env_factory
     assert stale_mapping_counts(env.gateway.store, ROUTE) == len(affected)
     drift = _drift(env.gateway)
     assert drift["would_change"] == len(affected) and drift["current"] is True
+    shown = " ".join(env.cli("status").output.split())
+    assert f"{ROUTE}: {len(affected)} delivered record(s) sent under an older mapping would change" in shown
     text = " ".join(env.cli("remap", ROUTE, "--dry-run").output.split())
     assert f"{len(affected)} would change" in text and 'TrangThaiHoSo: "5" → "4"' in text
 
@@ -91,6 +93,13 @@ def test_a_code_list_fix_rewrites_exactly_the_affected_dossiers_once(env_factory
     again = env.cli_json("remap", ROUTE)
     assert again["changed"] == 0 and again["queued_rows"] == 0 and again["run"] is None
     assert env.portal() == after
+
+    # A new mapping version (a comment is enough) makes the last figure out of date, and says so.
+    route_file = env.mappings / f"{ROUTE}.yaml"
+    route_file.write_text(route_file.read_text(encoding="utf-8") + "# reviewed\n", encoding="utf-8")
+    env.new_gateway().run(ROUTE, wait_for_retries=0)
+    assert _drift(env.gateway)["current"] is False
+    assert "out of date" in " ".join(env.cli("status").output.split())
 
 
 def test_remap_by_key_and_since_touches_only_the_selection(env_factory):
