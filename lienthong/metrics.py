@@ -3,7 +3,9 @@
 Per target: the outbox backlog (live rows by state) and the age of its oldest live row (a backlog
 that only grows, or a row that never leaves, is the first sign of a stuck target), dead letters, the
 delivery rate over a recent window, and the circuit breaker (state and consecutive failures; the row
-of ``target_state`` every worker shares). Per route: open quarantine entries.
+of ``target_state`` every worker shares). Per route: open quarantine entries.  A dead letter or a
+quarantine entry that a newer version settled is ``superseded`` (``lienthong.store.settle``) and is not
+counted: the gauges show what still needs a person.
 
 Four small queries whatever the store's size: the live rows are read through the partial index the
 claims use (``ix_outbox_live``); dead letters and recent acknowledgements in one grouped pass. StatsD

@@ -1,4 +1,9 @@
-"""The gateway's state at a glance, per route: shared by ``lienthong status`` and the status plugin."""
+"""The gateway's state at a glance, per route: shared by ``lienthong status`` and the status plugin.
+
+Alarms a newer version settled (``superseded``: ``lienthong.store.settle``) are not open and are not
+counted as dead, review or quarantined.  ``mapping_drift`` is the last computed number of delivered
+records the current mapping would change (``lienthong.remap``; computed by ``remap``/``remap --dry-run``,
+not here: it maps every delivered record), with its time and whether the mapping changed since."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from lienthong.drift import last_drift
 from lienthong.store import outbox
 from lienthong.store.models import QuarantineEntry, Run, Tombstone, Watermark
 
@@ -43,6 +49,7 @@ def gateway_status(gateway) -> dict[str, Any]:  # noqa: ANN001
                 "blocked": outbox.blocked_count(store, route=name),
                 "quarantine_open": open_quarantine,
                 "tombstones": tombstones,
+                "mapping_drift": _drift(store, name),
                 "last_run": (
                     {
                         "id": last.id,
@@ -59,3 +66,8 @@ def gateway_status(gateway) -> dict[str, Any]:  # noqa: ANN001
             }
         )
     return {"store": store.describe(), "routes": routes}
+
+
+def _drift(store, route: str) -> dict[str, Any] | None:  # noqa: ANN001
+    drift = last_drift(store, route)
+    return drift.to_dict() if drift is not None else None

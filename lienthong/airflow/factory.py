@@ -6,6 +6,11 @@ Parsing builds graphs only: the route files are read as plain YAML for their nam
 and ``airflow:`` block (:mod:`lienthong.airflow.settings`); no mapping is compiled and nothing touches
 the network or a database until a task runs (the engine is imported inside the tasks).
 
+A run triggered with ``{"remap": true}`` first brings the records already delivered up to the current
+mapping (``lienthong.remap``: only those whose payload changes are queued; the run's deliver tasks send
+them).  A parameter of the transform task rather than a task of its own: the remapped rows must exist
+before the transform task plans the delivery batches.
+
 Scheduling follows the engine, not Airflow's intervals: ``extract`` pulls from the route's watermark,
 so a late run catches up by itself — ``catchup=False`` and one active run per route.  Airflow retries
 a whole task (``retries`` of the route, default 2); HTTP retries, the circuit breaker and rate limits
@@ -19,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, dag, get_current_context, task
+from airflow.sdk import DAG, Param, dag, get_current_context, task
 
 from lienthong.airflow.alerts import on_task_failure
 from lienthong.airflow.settings import RouteDagSettings, read_routes
@@ -44,6 +49,14 @@ def build_route_dag(route: RouteDagSettings) -> DAG:
             f"deliver (batches of about {route.batch_size} outbox rows, pool `{route.pool}`) → reconcile. "
             "See docs/airflow.md."
         ),
+        params={
+            "remap": Param(
+                False,
+                type="boolean",
+                description="Before mapping, queue the delivered records whose payload the current mapping "
+                "changes (after a code-list fix; see docs/operations.md).",
+            )
+        },
         default_args={
             "owner": "lienthong",
             "retries": route.retries,
@@ -63,8 +76,14 @@ def build_route_dag(route: RouteDagSettings) -> DAG:
         def transform(extracted: dict[str, Any]) -> list[dict[str, Any]]:
             from lienthong.airflow.tasks import transform_step
 
+            context = get_current_context()
+            if context["params"].get("remap"):  # before the batches are planned: they carry its rows
+                from lienthong.airflow.remap_task import remap_step
+
+                remapped = remap_step(name, actor=f"airflow:{context['dag_run'].run_id}")
+                context["ti"].xcom_push(key="remap", value=remapped)
             counts, batches = transform_step(name, extracted["run_id"], route.batch_size)
-            get_current_context()["ti"].xcom_push(key="counts", value=counts)
+            context["ti"].xcom_push(key="counts", value=counts)
             return batches  # the list the deliver tasks are mapped over
 
         @task(task_id="deliver", pool=route.pool, map_index_template="{{ batch_label }}")

@@ -24,6 +24,12 @@ REPLAYED = "replayed"
 MAPPING_CHANGE = "mapping_change"
 UNMASK = "unmask"
 PURGE = "purge"
+#: An alarm (dead letter, review row, quarantine entry) closed because a newer version settled it.
+SUPERSEDED = "superseded"
+#: ``lienthong remap``: a delivered record queued again under the current mapping.
+REMAPPED = "remapped"
+#: How many delivered records of a route the current mapping would change (``remap --dry-run``).
+MAPPING_DRIFT = "mapping_drift"
 
 
 def pulled(route: str, staged: Any, actor: str | None) -> Event:
@@ -108,11 +114,21 @@ def attempt(
 
 
 def replayed(
-    row_or_entry: Any, *, kind: str, mode: str, replay_id: int | None, actor: str, note: str | None
+    row_or_entry: Any,
+    *,
+    kind: str,
+    mode: str,
+    replay_id: int | None,
+    actor: str,
+    note: str | None,
+    overwrites: dict[str, Any] | None = None,
 ) -> Event:
+    """``overwrites``: a ``--force-stale`` replay's newer version it goes over (ids, version, time)."""
     detail: dict[str, Any] = {"kind": kind, "mode": mode, "replay_id": replay_id, "item_id": row_or_entry.id}
     if note:
         detail["note"] = mask_text(note)[:500]
+    if overwrites:
+        detail["force_stale"] = {"overwrites": overwrites}
     return Event(
         REPLAYED,
         route=row_or_entry.route,
@@ -122,5 +138,31 @@ def replayed(
         mapping_version=row_or_entry.mapping_version,
         actor=actor,
         outcome=mode,
+        detail=detail,
+    )
+
+
+def superseded(item: Any, actor: str | None) -> Event:
+    """An alarm closed by a newer version (``lienthong.store.settle.Settled``): which item, the state
+    it left, why, and the row or staged version that settled it."""
+    detail: dict[str, Any] = {
+        "kind": item.kind,
+        "item_id": item.item_id,
+        "previous_state": item.previous_state,
+        "reason": mask_text(item.reason)[:300],
+    }
+    for name in ("version", "staged_id", "by_row_id", "by_version", "by_staged_id"):
+        value = getattr(item, name)
+        if value is not None:
+            detail[name] = value
+    return Event(
+        SUPERSEDED,
+        route=item.route,
+        record_key=item.record_key,
+        target=item.target,
+        operation=item.operation,
+        mapping_version=item.mapping_version,
+        actor=actor,
+        outcome="superseded",
         detail=detail,
     )

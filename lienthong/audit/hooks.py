@@ -96,6 +96,7 @@ def transformed(
     decisions: Sequence[tuple[Any, str, Any]],
     queued: Queued,
     main_target: tuple[str, str] | None,
+    superseded: Sequence[Any] = (),
 ) -> None:
     """One entry per staged version of the chunk (mapped, quarantined, filtered or unchanged), a
     ``review`` entry for every row queued straight to review, and the queued payloads archived."""
@@ -138,6 +139,7 @@ def transformed(
                         detail={"row_id": row["row_id"], "version": row["version"]},
                     )
                 )
+    entries.extend(events.superseded(item, actor) for item in superseded)  # settled by this chunk
     bodies = archive.insert_of(store, queued.bodies)
     append(session, store, entries, along=[bodies] if bodies else [])
 
@@ -170,6 +172,13 @@ class DeliveryAudit:
                 )
                 self.entries.append(Prepared.of(event))
 
+    def add_superseded(self, settled: Sequence[Any]) -> None:
+        """The alarms this batch's acknowledgements settled (``lienthong.store.settle``), written with
+        the batch's entries (one head lock)."""
+        if enabled(self.store):
+            actor = worker_id()
+            self.entries.extend(Prepared.of(events.superseded(item, actor)) for item in settled)
+
     def __call__(self, connection: Any) -> None:
         bodies = archive.insert_of(self.store, self.bodies)
         append(connection, self.store, self.entries, along=[bodies] if bodies else [])
@@ -185,15 +194,31 @@ def replays(
     replay_id: int | None,
     actor: str,
     note: str | None = None,
+    overwrites: dict[int, dict[str, Any]] | None = None,
 ) -> None:
+    """``overwrites``: per item id, the newer version a ``--force-stale`` replay goes over."""
+    overwrites = overwrites or {}
     append(
         session,
         store,
         [
-            events.replayed(item, kind=kind, mode=mode, replay_id=replay_id, actor=actor, note=note)
+            events.replayed(
+                item,
+                kind=kind,
+                mode=mode,
+                replay_id=replay_id,
+                actor=actor,
+                note=note,
+                overwrites=overwrites.get(item.id),
+            )
             for item in items
         ],
     )
+
+
+def superseded(connection: Any, store: Any, settled: Sequence[Any], actor: str) -> None:
+    """``superseded`` entries for alarms closed outside a delivery batch or a mapped chunk."""
+    append(connection, store, [events.superseded(item, actor) for item in settled])
 
 
 def after_run(store: Any) -> None:
@@ -217,5 +242,6 @@ __all__ = [
     "replays",
     "seal",
     "staged",
+    "superseded",
     "transformed",
 ]

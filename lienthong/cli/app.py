@@ -51,6 +51,7 @@ def main(ctx: click.Context, verbose: int, database_url: str | None, mappings: P
 
 from lienthong.cli.audit import audit  # noqa: E402
 from lienthong.cli.records import dead, quarantine, replays  # noqa: E402
+from lienthong.cli.remap import remap  # noqa: E402
 from lienthong.cli.report import report  # noqa: E402
 from lienthong.cli.runs import deliver, metrics_command, resync, run, status  # noqa: E402
 from lienthong.cli.tools import demo, mapping, simulators  # noqa: E402
@@ -64,6 +65,7 @@ for command in (
     quarantine,
     dead,
     replays,
+    remap,
     mapping,
     simulators,
     demo,

@@ -123,6 +123,14 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
             f"#{last['id']} {last['status']} {last['finished_at'] or ''}" if last else "-",
         )
     console.print(table)
+    for route in data["routes"]:  # delivered records the current mapping would change (lienthong.remap)
+        drift = route.get("mapping_drift")
+        if drift:
+            note = "" if drift["current"] else " [yellow](the mapping changed since: out of date)[/]"
+            console.print(
+                f"{route['route']}: {drift['would_change']} delivered record(s) sent under an older mapping "
+                f"would change (computed {drift['at']} UTC by remap){note}"
+            )
     console.print(
         "[dim]waiting = pending + in flight + retry scheduled (for a worker); blocked = follow-ups behind a "
         "dead or review row (for its replay); quar. = open quarantine; tomb. = tombstones to review[/]"

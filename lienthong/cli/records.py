@@ -24,7 +24,7 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--route", help="Only this route.")
-@click.option("--all", "show_all", is_flag=True, help="Include entries already replayed.")
+@click.option("--all", "show_all", is_flag=True, help="Include entries already replayed or superseded.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def quarantine_list(ctx: click.Context, route: str | None, show_all: bool, as_json: bool) -> None:
@@ -107,18 +107,34 @@ def quarantine_show(ctx: click.Context, entry_id: int, as_json: bool) -> None:
 @quarantine.command("replay")
 @click.argument("entry_ids", type=int, nargs=-1)
 @click.option("--route", help="Replay every open entry of this route.")
+@click.option("--note", help="Why (kept with the replay record).")
+@click.option("--actor", help="Who asks (default: LIENTHONG_ACTOR or the OS user).")
+@click.option(
+    "--force-stale",
+    is_flag=True,
+    help="Map an entry's version even though its record has a newer one (recorded: says what it overwrites).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def quarantine_replay(
-    ctx: click.Context, entry_ids: tuple[int, ...], route: str | None, as_json: bool
+    ctx: click.Context,
+    entry_ids: tuple[int, ...],
+    route: str | None,
+    note: str | None,
+    actor: str | None,
+    force_stale: bool,
+    as_json: bool,
 ) -> None:
-    """Map quarantined records again with the current mapping files and deliver what now passes."""
+    """Map quarantined records again with the current mapping files and deliver what now passes.
+
+    Refused for an entry whose record has a newer version (corrected at the source): the message names
+    it; --force-stale maps the old version anyway."""
     from lienthong.quarantine import replay
 
     if not entry_ids and not route:
         raise click.UsageError("name entry ids or --route")
     gateway = _gateway(ctx)
-    summaries = replay(gateway, list(entry_ids), route)
+    summaries = replay(gateway, list(entry_ids), route, actor, note=note, force_stale=force_stale)
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in summaries], ensure_ascii=False, indent=2, default=str))
         return
@@ -200,6 +216,11 @@ def dead_show(ctx: click.Context, row_id: int) -> None:
 @click.option("--remap", is_flag=True, help="Map the source records again with the current mapping files.")
 @click.option("--note", help="Why (kept with the replay record).")
 @click.option("--actor", help="Who asks (default: LIENTHONG_ACTOR or the OS user).")
+@click.option(
+    "--force-stale",
+    is_flag=True,
+    help="Send a row even though a newer version of its record was acknowledged (recorded: says what it overwrites).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def dead_replay(
@@ -210,16 +231,25 @@ def dead_replay(
     remap: bool,
     note: str | None,
     actor: str | None,
+    force_stale: bool,
     as_json: bool,
 ) -> None:
-    """Requeue dead letters (recorded: who, when, which) and deliver them."""
+    """Requeue dead letters (recorded: who, when, which) and deliver them.
+
+    Refused for a row older than a version of its record the target already acknowledged (the message
+    names it); --force-stale sends it anyway, as a new version after the acknowledged one."""
     from lienthong.dead import replay
     from lienthong.workers import default_actor
 
     if not row_ids and not route and not since:
         raise click.UsageError("name row ids, --route or --since")
     replay_id, summaries = replay(
-        _gateway(ctx), _dead_filter(route, since, row_ids), actor or default_actor(), remap=remap, note=note
+        _gateway(ctx),
+        _dead_filter(route, since, row_ids),
+        actor or default_actor(),
+        remap=remap,
+        note=note,
+        force_stale=force_stale,
     )
     if as_json:
         click.echo(

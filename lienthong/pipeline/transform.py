@@ -7,6 +7,10 @@ source field sends nothing) → a new outbox row, superseding older versions tha
 
 A new version of a key that the target already acknowledged, where the target operation has no
 update (``on_change: review``, the BHXH registration), goes to ``review``: a person decides.
+
+A version that is quarantined, filtered or unchanged settles its record's older open quarantine
+entries (and, filtered, its older dead/review rows) in the chunk's transaction
+(``lienthong.store.settle_mapping``); a mapped version settles them once it is acknowledged.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
+from lienthong.store.settle_mapping import settle_quarantine_at_mapping, settle_rows_of_filtered
 from lienthong.store.staging import pending_staged
 from lienthong.workers import lease_seconds, worker_id
 
@@ -58,6 +63,7 @@ class TransformResult:
     rows_created: int = 0
     superseded: int = 0
     review: int = 0
+    settled: int = 0  # older alarms (quarantine entries, dead/review rows) a newer version's verdict closed
     quarantine_messages: list[str] = field(default_factory=list)
     skipped: str | None = None  # why this run did not map (another process holds the route's mapping)
 
@@ -149,6 +155,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             for key, history in key_histories(session, output.target, output.operation, keys).items():
                 histories[(output.target, output.operation, key)] = history
         staged_updates: list[dict[str, Any]] = []
+        settling: list[tuple[str, int, str]] = []  # versions whose verdict settles older quarantine entries
         queued = audit_hooks.Queued(store)  # what the ledger and the archive record of this chunk
         for staged, verdict, detail in decisions:
             update_values: dict[str, Any] = {
@@ -174,12 +181,22 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
                     result.mapped += 1
                 else:
                     result.unchanged += 1
+            if update_values["state"] != states.MAPPED:  # a mapped version settles once acknowledged
+                settling.append((staged.record_key, staged.id, update_values["state"]))
             staged_updates.append(update_values)
         if staged_updates:
             # One executemany by primary key, instead of loading and flushing each row.
             session.execute(update(StagedRecord), staged_updates)
+        session.flush()  # this chunk's own quarantine entries: a newer version in it settles them too
+        settled = settle_quarantine_at_mapping(session, route_name, settling, now)
+        filtered = [(key, staged_id) for key, staged_id, verdict in settling if verdict == states.FILTERED]
+        if filtered:
+            settled += settle_rows_of_filtered(session, route_name, filtered, now)
+        result.settled += len(settled)
         main = (outputs[0].target, outputs[0].operation)
-        audit_hooks.transformed(session, store, route_name, version, decisions, queued, main)  # last
+        audit_hooks.transformed(
+            session, store, route_name, version, decisions, queued, main, superseded=settled
+        )  # last: the ledger's head lock is taken last
 
 
 def _output_key(mapped) -> str:  # noqa: ANN001

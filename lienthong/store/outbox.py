@@ -27,6 +27,7 @@ from lienthong import states
 from lienthong.clock import utcnow
 from lienthong.store.db import Store
 from lienthong.store.models import LIVE_PREDICATE, OutboxRow
+from lienthong.store.settle import settle_behind
 from lienthong.workers import holder_is_dead
 
 
@@ -314,8 +315,10 @@ def record_outcomes(
     store: Store, owner: str, outcomes: Sequence[Outcome], audit: Callable[[Any], None] | None = None
 ) -> int:
     """Write outcomes for rows this worker still holds (one statement, executed for every row);
-    returns how many were recorded.  ``audit`` writes the batch's ledger entries and archived
-    answers in the same transaction (``lienthong.audit.hooks.DeliveryAudit``)."""
+    returns how many were recorded.  In the same transaction, an acknowledgement settles the older
+    alarms of its key (``lienthong.store.settle``: older dead/review rows, follow-ups left behind,
+    older quarantine entries of its record: ``superseded``), and ``audit`` writes the batch's ledger
+    entries (the settled ones included) and archived answers, last (``lienthong.audit.hooks.DeliveryAudit``)."""
     if not outcomes:
         return 0
     now = utcnow()
@@ -333,10 +336,14 @@ def record_outcomes(
         }
         for outcome in outcomes
     ]
+    acknowledged = [outcome.row_id for outcome in outcomes if outcome.state == states.ACKNOWLEDGED]
     with getattr(audit, "lock", None) or nullcontext(), store.engine.begin() as connection:
         result = connection.execute(_RECORD_OUTCOME, parameters)
+        settled = settle_behind(connection, acknowledged, now) if acknowledged else []
         if audit is not None:
-            audit(connection)
+            if settled and hasattr(audit, "add_superseded"):
+                audit.add_superseded(settled)
+            audit(connection)  # last: the ledger's head lock is taken last
         return result.rowcount or 0
 
 
