@@ -51,9 +51,10 @@ def execute_run(
     from lienthong.cli.output import RichProgress, print_summary
     from lienthong.errors import ConfigError, LienthongError
 
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _interrupt_on)
-        signal.signal(signal.SIGTERM, _interrupt_on)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _interrupt_on)
     progress = (
         RichProgress(err_console) if (not no_progress and not as_json and err_console.is_terminal) else None
     )
@@ -76,6 +77,9 @@ def execute_run(
             if as_json or isinstance(exc, LienthongError):
                 _no_summary(as_json, "error", f"{type(exc).__name__}: {exc}", outcomes.EXIT_ERROR)
             raise
+    finally:
+        for signum, handler in previous.items():  # the process may go on (tests invoke commands in-process)
+            signal.signal(signum, handler)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:

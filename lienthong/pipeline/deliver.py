@@ -348,7 +348,8 @@ class Deliverer:
             tally.rows += len(rows)
             tally.dead += sum(1 for outcome in outcomes if outcome.state == states.DEAD)
             self.result.calls += calls
-            self.result.items_sent += sum(row.item_count for row in rows)
+            if calls:  # rows a breaker or a stop kept back were not sent ("0 calls, 80 items sent" lied)
+                self.result.items_sent += sum(row.item_count for row in rows)
             self.result.resolved_by_lookup += sum(
                 1 for r in settled.values() if r.response and r.response.get("resolved_by") == "lookup"
             )
