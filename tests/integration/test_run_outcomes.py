@@ -234,3 +234,26 @@ def test_json_is_one_document_even_for_a_configuration_error(env):
     assert done.returncode == 2
     document = one_json(done)
     assert document["status"] == "configuration_error" and "no_such_route" in document["error"]
+
+
+@pytest.mark.motcua(mess_rate=0.6, total=120)
+def test_a_resumed_run_explains_why_it_mapped_more_than_it_pulled_and_says_what_it_leaves_out(gateway):
+    from rich.console import Console
+
+    from lienthong.cli.output import print_summary
+
+    route = gateway.route("dossier_sync")
+    staged = gateway.pull(route, route.compile(), gateway._start_run("dossier_sync", "run", "t")).staged
+    assert staged == 120  # pulled and staged by a run that stopped before mapping
+
+    summary = gateway.run("dossier_sync", wait_for_retries=0)
+    data = summary.to_dict()
+    assert data["records"]["pulled"] == 0 and data["carried_over"] == 120 and summary.checks() == []
+    quarantined = data["records"]["quarantined"]
+    assert quarantined > 5
+    console = Console(record=True, width=200)
+    print_summary(console, summary)
+    text = console.export_text()
+    assert "120 of the record versions mapped were staged by an earlier run" in text
+    assert f"and {quarantined - 5} more" in text
+    assert "records/s pulled" in text and data["rates"]["mapped_per_second"] > 0
