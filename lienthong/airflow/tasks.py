@@ -8,10 +8,11 @@ the records **this run** pulled (``staged_records.run_id``), never of what other
 the same minutes.  The status is :mod:`lienthong.outcomes`' vocabulary; a deliver task whose target
 had work and answered no call fails (Airflow retries it), and ``reconcile`` fails, with one alert for
 the DAG run, when the run left a gap it could not settle: a target down, a configuration fault,
-records in no known state or new dead letters (quarantined records are reported, not failed).  Every task is idempotent —
-the store is what makes it so: a pulled page is staged once (content hash), a staged version is mapped
-once (its state), an outbox row is sent under a lease and acknowledged once — so an Airflow retry of a
-whole task has no duplicate effect.  Tasks hand each other ids and counts only (XCom), never payloads.
+records in no known state or new dead letters (quarantined records are reported, not failed).
+
+Every task is idempotent — the store is what makes it so: a pulled page is staged once (content
+hash), a staged version is mapped once (its state), an outbox row is sent under a lease and
+acknowledged once — so an Airflow retry of a whole task has no duplicate effect.  Tasks hand each other ids and counts only (XCom), never payloads.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ EARLIER_RUNS = 20
 def reconcile_step(
     route_name: str,
     run_id: int,
-    started_at: str | None = None,
+    started_at: str | None = None,  # kept for callers of the interval version; the run id scopes now
     deliveries: Iterable[dict[str, Any]] = (),
     gateway: Gateway | None = None,
     alert: Any = None,

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -87,7 +88,14 @@ class StreakWatch:
         return target in self.tripped
 
     def observe(
-        self, target: str, operation: str, row_id: int, record_key: str, ok: bool, code: str, message: str
+        self,
+        target: str,
+        operation: str,
+        row_id: int,
+        record_key: str,
+        ok: bool,
+        code: str,
+        message: str | None,
     ) -> list[int] | None:
         """One row's verdict, in answer order.  Returns the streak's row ids when this refusal trips it
         (they must go back to pending), else None."""
@@ -101,12 +109,12 @@ class StreakWatch:
                 return None
             key = (str(code), normalise(message))
             if key != streak.key:
-                streak = self._streaks[(target, operation)] = _Streak(key=key, message=message)
+                streak = self._streaks[(target, operation)] = _Streak(key=key, message=message or "")
             streak.records.add(record_key)
             streak.row_ids.append(row_id)
             if len(streak.records) >= threshold and target not in self.tripped:
                 self.tripped[target] = ConfigFault(
-                    target, operation, str(code), _short(message), len(streak.records)
+                    target, operation, str(code), _short(message or ""), len(streak.records)
                 )
                 self.held.setdefault(target, set()).update(streak.row_ids)
                 return list(streak.row_ids)
@@ -114,6 +122,36 @@ class StreakWatch:
                 self.held.setdefault(target, set()).add(row_id)
                 return [row_id]
             return None
+
+    def observe_batch(
+        self, target: str, operation: str, rows: list[Any], outcomes: list[Any], settled: dict[int, Any]
+    ) -> ConfigFault | None:
+        """A delivery batch's verdicts, in row order: an acknowledgement ends a streak, a refusal for
+        good extends it; retries and spent retry budgets (transient faults, not an answer about the
+        record) do neither.  Once the target's streak has tripped, the batch's refused rows are
+        rewritten ``pending`` in ``outcomes`` (before they are recorded); returns the fault then."""
+        keys = {row.id: row.record_key for row in rows}
+        to_hold: set[int] = set()
+        for outcome in outcomes:
+            refused = outcome.state == states.DEAD and not (outcome.error or "").startswith("retry budget")
+            if outcome.state != states.ACKNOWLEDGED and not refused:
+                continue
+            result = settled.get(outcome.row_id)
+            response = getattr(result, "response", None)
+            code = str(response.get("code") or "") if isinstance(response, dict) else ""
+            ok = outcome.state == states.ACKNOWLEDGED
+            tripped = self.observe(
+                target, operation, outcome.row_id, keys[outcome.row_id], ok, code, outcome.error
+            )
+            to_hold.update(tripped or ())
+        if not to_hold:
+            return None
+        for index, outcome in enumerate(outcomes):
+            if outcome.row_id in to_hold and outcome.state == states.DEAD:
+                outcomes[index] = replace(
+                    outcome, state=states.PENDING, error=HELD + (outcome.error or ""), next_attempt_at=None
+                )
+        return self.tripped[target]
 
 
 def _short(message: str) -> str:

@@ -32,7 +32,7 @@ from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.errors import CredentialsRefused, FatalError, RetriableError
 from lienthong.jsoncanon import canonical
-from lienthong.pipeline.config_faults import DEFAULT_THRESHOLD, HELD, StreakWatch, hold_dead
+from lienthong.pipeline.config_faults import DEFAULT_THRESHOLD, StreakWatch, hold_dead
 from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
@@ -202,14 +202,7 @@ class Deliverer:
                 self.sleep(0.2)  # another worker's probe is under way: its answer decides
                 continue
             rows = outbox.claim(
-                self.store,
-                target,
-                operation,
-                owner,
-                batch_size,
-                self.lease_seconds,
-                self.route,
-                self.key_range,
+                self.store, target, operation, owner, batch_size, self.lease_seconds, self.route, self.key_range
             )
             if not rows:
                 return
@@ -366,45 +359,16 @@ class Deliverer:
         outcomes: list[outbox.Outcome],
         settled: dict[int, ItemResult],
     ) -> None:
-        """Feed the batch's verdicts, in row order, to the configuration-fault watch.  When a streak
-        trips, this batch's refused rows stay ``pending`` instead of going ``dead`` (rewritten here,
-        before they are recorded); the streak's rows written ``dead`` by earlier batches are swept
-        back by :meth:`_hold_streaks` once every worker has stopped."""
-        keys = {row.id: row.record_key for row in rows}
-        to_hold: set[int] = set()
-        for outcome in outcomes:
-            refused = outcome.state == states.DEAD and not (outcome.error or "").startswith(
-                "retry budget spent"
-            )
-            if outcome.state not in (states.ACKNOWLEDGED, states.DEAD) or (
-                outcome.state == states.DEAD and not refused
-            ):
-                continue
-            result = settled.get(outcome.row_id)
-            response = result.response if result is not None and isinstance(result.response, dict) else {}
-            tripped = self.streaks.observe(
-                target,
-                operation,
-                outcome.row_id,
-                keys[outcome.row_id],
-                outcome.state == states.ACKNOWLEDGED,
-                str(response.get("code") or ""),
-                outcome.error or "",
-            )
-            to_hold.update(tripped or ())
-        if not to_hold:
+        """The configuration-fault watch sees the batch's verdicts; when a streak trips, this batch's
+        refused rows stay ``pending`` (rewritten in ``outcomes`` before they are recorded)."""
+        fault = self.streaks.observe_batch(target, operation, rows, outcomes, settled)
+        if fault is None:
             return
-        fault = self.streaks.tripped[target]
         with self._lock:
             self.result.targets[target].config_fault = str(fault)
             if str(fault) not in self.result.config_faults:
                 self.result.config_faults.append(str(fault))
                 log.error("route %s: stopped sending to %s: %s", self.route, target, fault)
-        for index, outcome in enumerate(outcomes):
-            if outcome.row_id in to_hold and outcome.state == states.DEAD:
-                outcomes[index] = replace(
-                    outcome, state=states.PENDING, error=HELD + (outcome.error or ""), next_attempt_at=None
-                )
 
     def _wait_for_permit(self, guard: TargetGuard, owner: str) -> None:
         waited = 0.0
