@@ -23,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.motcua import MotcuaSource
 from connectors.targets import Target, TargetSpec, load_spec, open_target
 from lienthong import audit
@@ -178,7 +180,11 @@ class Gateway:
         audit.attach(self.store, self.settings)  # the audit's switch, keys and checkpoint file
         self._target_specs: dict[str, TargetSpec] = {}
         #: Runs whose process died are closed by the next process that opens the store.
-        self.abandoned = close_abandoned(self.store)
+        self.abandoned: list[int] = []
+        try:
+            self.abandoned = close_abandoned(self.store)
+        except SQLAlchemyError as exc:  # a read-only role (an auditor's reader) still opens the store
+            log.warning("abandoned runs not checked: %s", type(exc).__name__)
 
     @property
     def mappings_dir(self) -> Path:
