@@ -226,8 +226,13 @@ class Deliverer:
                 probe = state.get("probe_at")
                 self.result.breakers[target] = (
                     f"circuit {state['breaker'].replace('_', '-')} after {state['failures']} consecutive failed calls "
-                    f"(last: {state.get('last_error')}); next probe at "
-                    f"{probe:%Y-%m-%d %H:%M:%S} UTC; rows wait, nothing is lost"
+                    f"(last: {state.get('last_error')}); "
+                    + (
+                        f"next probe at {probe:%Y-%m-%d %H:%M:%S} UTC"
+                        if probe > utcnow()
+                        else "a probe call is due"
+                    )
+                    + "; rows wait, nothing is lost"
                     if probe
                     else ""
                 )

@@ -61,3 +61,16 @@ def test_a_streak_of_different_records_refused_alike_trips_and_an_acknowledgemen
     assert watch.observe("dvcqg", "Op", 7, "K6", False, "-2", "other") == [5, 6, 7]
     assert watch.stopped("dvcqg") and watch.held["dvcqg"] == {5, 6, 7}
     assert StreakWatch({"dvcqg": 0}).observe("dvcqg", "Op", 1, "K", False, "-1", refuse) is None  # off
+
+
+def test_a_breaker_time_in_the_past_is_not_announced_as_until():
+    from datetime import timedelta
+
+    from lienthong.clock import utcnow
+    from lienthong.pipeline.deliver import BreakerOpen
+
+    assert (
+        str(BreakerOpen("dvcqg", utcnow() - timedelta(seconds=23)))
+        == "circuit open for dvcqg (a probe call is due)"
+    )
+    assert "until" in str(BreakerOpen("dvcqg", utcnow() + timedelta(seconds=30)))
