@@ -33,6 +33,7 @@ COMMON_KEYS = {
     "breaker",
     "rate_limit",
     "airflow",  # {pool_slots}: the Airflow pool of its deliver tasks (lienthong.airflow.settings)
+    "config_fault_threshold",  # different records refused alike in a row (lienthong.pipeline.config_faults)
 }
 OPERATION_KEYS = {
     "batch_size",  # items per call

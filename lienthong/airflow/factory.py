@@ -14,7 +14,14 @@ before the transform task plans the delivery batches.
 Scheduling follows the engine, not Airflow's intervals: ``extract`` pulls from the route's watermark,
 so a late run catches up by itself — ``catchup=False`` and one active run per route.  Airflow retries
 a whole task (``retries`` of the route, default 2); HTTP retries, the circuit breaker and rate limits
-live in the engine, so a flaky target shows as retried calls inside a succeeded task.
+live in the engine, so a flaky target shows as retried calls inside a succeeded task, and a target that
+is down as a failed deliver task.
+
+``reconcile`` runs whatever its upstream tasks did (``trigger_rule="all_done"``), so the engine run is
+always closed; it reads the run id from the extract task's XCom and the batches' results from the
+store (a failed mapped task hands no XCom on).  Alerts: ``extract`` and ``transform`` alert on failure
+through the callback; a failed ``deliver`` does not (there may be dozens of mapped tasks): the
+reconcile task sends the one alert of the DAG run, naming every failed batch's reason.
 """
 
 from __future__ import annotations
@@ -86,7 +93,13 @@ def build_route_dag(route: RouteDagSettings) -> DAG:
             context["ti"].xcom_push(key="counts", value=counts)
             return batches  # the list the deliver tasks are mapped over
 
-        @task(task_id="deliver", pool=route.pool, map_index_template="{{ batch_label }}")
+        # No failure callback: the reconcile task alerts once for the DAG run, not once per batch.
+        @task(
+            task_id="deliver",
+            pool=route.pool,
+            map_index_template="{{ batch_label }}",
+            on_failure_callback=None,
+        )
         def deliver(batch: dict[str, Any]) -> dict[str, Any]:
             from lienthong.airflow.batches import Batch
             from lienthong.airflow.tasks import deliver_step
@@ -96,16 +109,22 @@ def build_route_dag(route: RouteDagSettings) -> DAG:
                 name, batch, wait_for_retries=route.wait_for_retries, concurrency=route.concurrency
             )
 
-        @task(task_id="reconcile", retries=0)  # a gap is a finding, not a transient failure
-        def reconcile(extracted: dict[str, Any], deliveries: Any) -> dict[str, Any]:
-            from lienthong.airflow.tasks import reconcile_step
+        # A gap is a finding, not a transient failure (never retried); it runs after a failed deliver
+        # so that the engine run is closed; it sends its own alert (one per DAG run).
+        @task(task_id="reconcile", retries=0, trigger_rule="all_done", on_failure_callback=None)
+        def reconcile() -> dict[str, Any]:
+            from lienthong.airflow.tasks import UpstreamFailed, reconcile_step
 
-            # One slice request for every batch's counts (iterating asks until a 404, logged as an error).
-            return reconcile_step(name, extracted["run_id"], extracted["started_at"], list(deliveries[:]))
+            extracted = get_current_context()["ti"].xcom_pull(task_ids="extract")
+            if not extracted:
+                # The DAG run's state is its leaf's: failing here keeps it red (extract alerted already).
+                raise UpstreamFailed("extract failed (its task alerted); the engine run is closed as failed")
+            return reconcile_step(name, extracted["run_id"], extracted["started_at"])
 
         extracted = extract()
         delivered = deliver.expand(batch=transform(extracted))
-        reconcile(extracted, delivered)
+        closing = reconcile()
+        [extracted, delivered] >> closing
 
     return route_dag()
 

@@ -55,11 +55,31 @@ class RichProgress:
         self._progress.advance(self._task, amount)
 
 
+#: How many lines of each kind (quarantined, delivery errors) a summary shows; it says how many more.
+SHOWN = 5
+
+STATUS_STYLE = {"succeeded": "green", "partial": "yellow", "failed": "red", "interrupted": "red"}
+
+
+def _listed(console: Console, label: str, messages: list[str], total: int | None = None) -> None:
+    """The first ``SHOWN`` messages, then "and N more" (out of ``total`` when more exist than were kept)."""
+    for message in messages[:SHOWN]:
+        console.print(f"{label} {message}", soft_wrap=True)
+    more = max(len(messages), total or 0) - min(len(messages), SHOWN)
+    if more > 0:
+        console.print(f"{label} [dim]and {more} more[/]")
+
+
 def print_summary(console: Console, summary: RunSummary) -> None:
     data = summary.to_dict()
     records = data["records"]
+    rates = data["rates"]
+    style = STATUS_STYLE.get(summary.status, "bold")
     console.print(
-        f"[bold]route {summary.route}[/] · run {summary.run_id} · {summary.status} · {summary.seconds:.1f} s"
+        f"[bold]route {summary.route}[/] · run {summary.run_id} · [{style}]{summary.status}[/] · "
+        f"{summary.seconds:.1f} s · {rates['records_per_second']} records/s pulled, "
+        f"{rates['acknowledged_per_second']} rows/s acknowledged",
+        soft_wrap=True,
     )
     table = Table(show_header=True)
     table.add_column("records", style="bold")
@@ -67,6 +87,12 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     for name in ("pulled", "mapped", "quarantined", "filtered", "unchanged"):
         table.add_row(name, str(records[name]))
     console.print(table)
+    if data["carried_over"]:
+        console.print(
+            f"[dim]{data['carried_over']} of the record versions mapped were staged by an earlier run that "
+            f"stopped before mapping them (resumed): pulled {records['pulled']} + staged earlier "
+            f"{data['carried_over']} = mapped + quarantined + filtered + unchanged[/]"
+        )
 
     rows = Table(show_header=True, title_justify="left")
     rows.add_column("outbox rows created this run", style="bold")
@@ -77,19 +103,26 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     rows.add_row("total", str(data["outbox_rows_created"]), style="dim")
     console.print(rows)
     deliveries = data["deliveries"]
+    answered = sum(t["answered"] for t in data["targets"].values())
     console.print(
-        f"calls to targets: {deliveries['calls']}, items sent: {deliveries['items_sent']}; "
+        f"calls to targets: {deliveries['calls']} ({answered} answered), items sent: {deliveries['items_sent']}; "
         f"tombstones: {data['tombstones']}; watermark: {data['watermark'] or '-'}"
     )
-    for message in data["quarantine_messages"][:5]:
-        console.print(f"[yellow]quarantined[/] {message}")
-    for message in data["delivery_errors"][:5]:
-        console.print(f"[red]delivery[/] {message}")
+    _listed(console, "[yellow]quarantined[/]", data["quarantine_messages"], records["quarantined"])
+    _listed(console, "[red]delivery[/]", data["delivery_errors"])
     for target, message in data.get("breakers", {}).items():
-        console.print(f"[red bold]circuit breaker {target}:[/] {message}")
+        console.print(f"[red bold]circuit breaker {target}:[/] {message}", soft_wrap=True)
+    for finding in data["findings"]:
+        console.print(
+            f"[{STATUS_STYLE.get(finding['status'], 'red')}]{finding['status']}:[/] {finding['message']}"
+        )
+    if data["released"]:
+        console.print(f"{data['released']} rows in flight were handed back (pending; resent after a lookup)")
     for problem in data["checks"]:
         console.print(f"[red]does not add up:[/] {problem}")
-    console.print(f"[dim]mapping version {summary.mapping_version}[/]")
+    console.print(
+        f"[dim]mapping version {summary.mapping_version} · exit code {data['exit_code']}[/]", soft_wrap=True
+    )
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:

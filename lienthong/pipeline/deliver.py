@@ -26,11 +26,13 @@ from sqlalchemy import select
 
 from connectors.retry import RetryPolicy
 from connectors.targets import Delivery, ItemResult, Target
+from lienthong import outcomes as run_outcomes
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.errors import CredentialsRefused, FatalError, RetriableError
 from lienthong.jsoncanon import canonical
+from lienthong.pipeline.config_faults import DEFAULT_THRESHOLD, StreakWatch, hold_dead
 from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow
@@ -45,8 +47,11 @@ class BreakerOpen(Exception):
     def __init__(self, target: str, until: datetime | None) -> None:
         self.target = target
         self.until = until
+        # "until" only for a time still ahead: a past one (the probe is due) reads as a lie in a log.
         super().__init__(
-            f"circuit open for {target} until {until:%H:%M:%S} UTC" if until else f"circuit open for {target}"
+            f"circuit open for {target} until {until:%H:%M:%S} UTC"
+            if until is not None and until > utcnow()
+            else f"circuit open for {target} (a probe call is due)"
         )
 
 
@@ -58,6 +63,10 @@ class DeliverResult:
     resolved_by_lookup: int = 0
     last_errors: list[str] = field(default_factory=list)
     breakers: dict[str, str] = field(default_factory=dict)  # target → what happened to its breaker
+    #: target → what it did (calls answered or failed, why, rows tried): what the run's status is
+    #: decided from (lienthong.outcomes).
+    targets: dict[str, run_outcomes.TargetTally] = field(default_factory=dict)
+    config_faults: list[str] = field(default_factory=list)
 
     def add(self, state: str, error: str | None) -> None:
         self.outcomes[state] += 1
@@ -92,6 +101,18 @@ class Deliverer:
         }
         self._lock = threading.Lock()
         self._opened: set[str] = set()
+        #: Set on an interrupt: workers finish the batch in hand and claim no more.
+        self.stop = threading.Event()
+        self.result.targets = {
+            name: run_outcomes.TargetTally(name, run_outcomes.endpoint_of(target.connection.base_url))
+            for name, target in targets.items()
+        }
+        self.streaks = StreakWatch(
+            {
+                name: int(target.spec.raw.get("config_fault_threshold", DEFAULT_THRESHOLD))
+                for name, target in targets.items()
+            }
+        )
 
     def policy(self, target: str) -> RetryPolicy:
         return self.targets[target].spec.retry
@@ -107,12 +128,28 @@ class Deliverer:
         while True:
             for target, operation in operations:
                 self._drain(target, operation)
+            if self.stop.is_set():
+                return self._finish()
             due = self._next_due(operations)
             wait = (due - utcnow()).total_seconds() if due is not None else 0.0
             if due is None or time.monotonic() + max(0.0, wait) > deadline:
-                self._report_breakers()
-                return self.result
+                return self._finish()
             self.sleep(max(0.05, wait))
+
+    def _finish(self) -> DeliverResult:
+        self._hold_streaks()
+        self._report_breakers()
+        return self.result
+
+    def _hold_streaks(self) -> None:
+        """Rows of a tripped configuration-fault streak that were written ``dead`` (before it tripped,
+        or by a thread that answered meanwhile) go back to ``pending``: not the records' fault."""
+        for target, row_ids in self.streaks.held.items():
+            held = hold_dead(self.store, sorted(row_ids), self.streaks.tripped[target])
+            if held:
+                self.result.targets[target].dead -= held
+                self.result.outcomes[states.DEAD] -= held
+                self.result.outcomes[states.PENDING] += held
 
     def _next_due(self, operations: list[tuple[str, str]]) -> datetime | None:
         candidates = [outbox.next_retry_at(self.store, operations, self.route, self.key_range)]
@@ -137,8 +174,16 @@ class Deliverer:
         ]
         for worker in workers:
             worker.start()
-        for worker in workers:
-            worker.join()
+        try:
+            for worker in workers:
+                worker.join()
+        except BaseException:
+            # SIGINT/SIGTERM in the main thread: the workers finish the batch in hand (its outcome is
+            # written) and claim no more; the caller then closes the run as interrupted.
+            self.stop.set()
+            for worker in workers:
+                worker.join(timeout=self.lease_seconds)
+            raise
         if failures:
             raise failures[0]  # the run ends failed, with the cause, instead of rows silently pending
 
@@ -147,9 +192,12 @@ class Deliverer:
         guard = self.guards[target]
         batch_size = self.targets[target].operation(operation).batch_size
         while True:
+            if self.stop.is_set() or self.streaks.stopped(target):
+                return  # interrupted, or a configuration fault stopped this target
             until = guard.blocked_until()
             if until is not None:
                 if not guard.probing():
+                    self.result.targets[target].breaker_blocked = True
                     return  # open: leave the rows waiting; the run reports the breaker
                 self.sleep(0.2)  # another worker's probe is under way: its answer decides
                 continue
@@ -178,8 +226,13 @@ class Deliverer:
                 probe = state.get("probe_at")
                 self.result.breakers[target] = (
                     f"circuit {state['breaker'].replace('_', '-')} after {state['failures']} consecutive failed calls "
-                    f"(last: {state.get('last_error')}); next probe at "
-                    f"{probe:%Y-%m-%d %H:%M:%S} UTC; rows wait, nothing is lost"
+                    f"(last: {state.get('last_error')}); "
+                    + (
+                        f"next probe at {probe:%Y-%m-%d %H:%M:%S} UTC"
+                        if probe > utcnow()
+                        else "a probe call is due"
+                    )
+                    + "; rows wait, nothing is lost"
                     if probe
                     else ""
                 )
@@ -208,9 +261,18 @@ class Deliverer:
         settled: dict[int, ItemResult] = {}
         calls = 0
 
+        tally = self.result.targets[target_name]
+
         def attempt() -> None:
             nonlocal calls
-            self._wait_for_permit(guard, owner)
+            try:
+                self._wait_for_permit(guard, owner)
+            except BreakerOpen as exc:
+                with self._lock:
+                    tally.breaker_blocked = True
+                    if tally.last_failure is None:  # keep the cause that opened it, if this run saw it
+                        tally.last_failure, tally.last_error = run_outcomes.BREAKER_OPEN, str(exc)
+                raise
             calls += 1
             try:
                 if unknown:
@@ -221,12 +283,22 @@ class Deliverer:
             except RetriableError as exc:
                 if getattr(exc, "outcome_unknown", False):
                     unknown.update(d.row_id for d in pending.values() if d.row_id not in settled)
+                with self._lock:
+                    tally.failed(_failure_reason(exc), str(exc))
                 if guard.failed(str(exc)):
                     self._note_breaker(target_name, "circuit opened")
                 raise
             except CredentialsRefused as exc:
+                with self._lock:
+                    tally.failed(run_outcomes.CREDENTIALS_REFUSED, str(exc))
                 guard.failed(str(exc))
                 raise
+            except FatalError:
+                with self._lock:
+                    tally.answered += 1  # a refusal is an answer: the target is there
+                raise
+            with self._lock:
+                tally.answered += 1
             guard.succeeded()
             settled.update((result.row_id, result) for result in results)
 
@@ -267,11 +339,15 @@ class Deliverer:
                 for row in rows
             ]
         millis = (time.monotonic() - started) * 1000
+        self._watch_streak(target_name, operation, rows, outcomes, settled)
         audit = audit_hooks.DeliveryAudit(self.store, rows, outcomes, owner, calls, millis)  # seals answers
         outbox.record_outcomes(self.store, owner, outcomes, audit)
         with self._lock:
+            tally.rows += len(rows)
+            tally.dead += sum(1 for outcome in outcomes if outcome.state == states.DEAD)
             self.result.calls += calls
-            self.result.items_sent += sum(row.item_count for row in rows)
+            if calls:  # rows a breaker or a stop kept back were not sent ("0 calls, 80 items sent" lied)
+                self.result.items_sent += sum(row.item_count for row in rows)
             self.result.resolved_by_lookup += sum(
                 1 for r in settled.values() if r.response and r.response.get("resolved_by") == "lookup"
             )
@@ -279,6 +355,25 @@ class Deliverer:
                 self.result.add(outcome.state, outcome.error)
         if self.on_rows:
             self.on_rows(len(rows))
+
+    def _watch_streak(
+        self,
+        target: str,
+        operation: str,
+        rows: list[OutboxRow],
+        outcomes: list[outbox.Outcome],
+        settled: dict[int, ItemResult],
+    ) -> None:
+        """The configuration-fault watch sees the batch's verdicts; when a streak trips, this batch's
+        refused rows stay ``pending`` (rewritten in ``outcomes`` before they are recorded)."""
+        fault = self.streaks.observe_batch(target, operation, rows, outcomes, settled)
+        if fault is None:
+            return
+        with self._lock:
+            self.result.targets[target].config_fault = str(fault)
+            if str(fault) not in self.result.config_faults:
+                self.result.config_faults.append(str(fault))
+                log.error("route %s: stopped sending to %s: %s", self.route, target, fault)
 
     def _wait_for_permit(self, guard: TargetGuard, owner: str) -> None:
         waited = 0.0
@@ -369,3 +464,10 @@ class Deliverer:
                 )
             ).all()
             return {key for key, state in found if state == states.ACKNOWLEDGED}
+
+
+def _failure_reason(exc: RetriableError) -> str:
+    """Why a call got no usable answer, in the words of lienthong.outcomes."""
+    if exc.status is None:
+        return run_outcomes.UNREACHABLE  # refused, reset, timed out, login unreachable
+    return f"answered {'HTTP ' if isinstance(exc.status, int) else 'code '}{exc.status}"

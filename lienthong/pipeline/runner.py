@@ -4,6 +4,12 @@ The summary speaks DESIGN.md's vocabulary.  Records: every pulled record is ``ma
 ``quarantined``, ``filtered`` or ``unchanged`` (the same content, or the same payload, as before).
 Outbox rows created by the run: each ends ``acknowledged``, ``retry_scheduled``, ``dead``,
 ``superseded``, ``review`` or still ``pending``; the sums are checked, not assumed.
+
+The run's status is decided by :mod:`lienthong.outcomes` from what each target did, not from whether
+an exception escaped: a target that had work and answered no call fails the run.  The run row records
+its owner (``host:pid:``) and a lease renewed while it works, so a run whose process is killed is
+found and closed as ``abandoned`` by the next process that opens the store; SIGINT/SIGTERM close it as
+``interrupted`` before the process exits, handing back the rows it held.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.motcua import MotcuaSource
 from connectors.targets import Target, TargetSpec, load_spec, open_target
 from lienthong import audit
+from lienthong import outcomes as run_outcomes
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
 from lienthong.connections import get_connection
@@ -32,6 +42,7 @@ from lienthong.store import outbox
 from lienthong.store.db import Store
 from lienthong.store.leases import LeaseHeld
 from lienthong.store.models import Run
+from lienthong.store.runs import RUN_LEASE_SECONDS, RunLease, close_abandoned, live_by_target, release_held
 from lienthong.store.staging import staged_count
 from lienthong.workers import default_actor, process_owner_prefix, worker_id
 
@@ -68,6 +79,29 @@ class RunSummary:
     #: Rows of this run still leased by this process when it ended (a leak); rows other live
     #: workers are delivering right now are theirs to finish, not a problem of this summary.
     in_flight_here: int = 0
+    #: Why the status is not ``succeeded`` (lienthong.outcomes.Finding), in the order found.
+    findings: list[run_outcomes.Finding] = field(default_factory=list)
+    #: Rows an interrupted run handed back (they were in flight under this process).
+    released: int = 0
+
+    @property
+    def carried_over(self) -> int:
+        """Record versions this run mapped that an earlier run staged (it stopped before mapping them):
+        why ``mapped`` can exceed ``pulled`` after a resumed run."""
+        return max(0, self.transform.processed - self.extract.staged)
+
+    def rates(self) -> dict[str, float]:
+        """Records pulled, versions mapped and rows acknowledged per second of the whole run."""
+        seconds = max(self.seconds, 1e-6)
+        return {
+            "records_per_second": round(self.extract.pulled / seconds, 1),
+            "mapped_per_second": round(self.transform.processed / seconds, 1),
+            "acknowledged_per_second": round(self.deliver.outcomes.get("acknowledged", 0) / seconds, 1),
+        }
+
+    @property
+    def exit_code(self) -> int:
+        return run_outcomes.exit_code(self.status, self.checks())
 
     def checks(self) -> list[str]:
         """What does not add up (empty when the run is fully accounted for)."""
@@ -123,7 +157,14 @@ class RunSummary:
             "quarantine_messages": self.transform.quarantine_messages,
             "delivery_errors": self.deliver.last_errors,
             "breakers": self.deliver.breakers,
+            "targets": {name: tally.to_dict() for name, tally in self.deliver.targets.items()},
+            "config_faults": self.deliver.config_faults,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "rates": self.rates(),
+            "carried_over": self.carried_over,
+            "released": self.released,
             "checks": self.checks(),
+            "exit_code": self.exit_code,
         }
         if self.error:
             data["error"] = self.error
@@ -138,6 +179,12 @@ class Gateway:
         self.store = store or Store(self.settings.database_url)
         audit.attach(self.store, self.settings)  # the audit's switch, keys and checkpoint file
         self._target_specs: dict[str, TargetSpec] = {}
+        #: Runs whose process died are closed by the next process that opens the store.
+        self.abandoned: list[int] = []
+        try:
+            self.abandoned = close_abandoned(self.store)
+        except SQLAlchemyError as exc:  # a read-only role (an auditor's reader) still opens the store
+            log.warning("abandoned runs not checked: %s", type(exc).__name__)
 
     @property
     def mappings_dir(self) -> Path:
@@ -221,7 +268,12 @@ class Gateway:
         started = time.monotonic()
         extracted, transformed, delivered = ExtractResult(), TransformResult(), DeliverResult()
         error: str | None = None
+        interrupted: str | None = None
         targets: dict[str, Target] = {}
+        lease = RunLease(self.store, run_id)
+        lease.__enter__()
+        failure: BaseException | None = None
+        deliverer: Deliverer | None = None
         try:
             if not skip_extract:
                 progress.phase("pull", None)
@@ -238,17 +290,33 @@ class Gateway:
                     self.store, targets, route=route.name, concurrency=concurrency, on_rows=progress.advance
                 )
                 delivered = deliverer.run(operations, wait_for_retries=wait_for_retries)
+        except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM turned into it by the CLI
+            failure = exc
+            interrupted = f"interrupted ({getattr(exc, 'signal_name', None) or 'SIGINT'})"
+            if deliverer is not None:
+                delivered = deliverer.result
+            log.warning("route %s run %s %s: closing the run", route.name, run_id, interrupted)
+            raise
         except Exception as exc:
+            failure = exc
             error = f"{type(exc).__name__}: {exc}"
+            if deliverer is not None:
+                delivered = deliverer.result
             log.error("route %s run %s failed: %s", route.name, run_id, error)
             raise
         finally:
+            lease.__exit__(None, None, None)
             for target in targets.values():
                 target.close()
+            released = release_held(self.store, process_owner_prefix()) if interrupted else 0
+            findings = []
+            if delivered.targets:
+                findings = run_outcomes.assess(delivered.targets, live_by_target(self.store, route.name))
+            verdict = run_outcomes.decide(findings, error=error, interrupted=interrupted)
             summary = RunSummary(
                 route=route.name,
                 run_id=run_id,
-                status="failed" if error else "succeeded",
+                status=verdict.status,
                 mapping_version=compiled.version,
                 seconds=time.monotonic() - started,
                 extract=extracted,
@@ -259,9 +327,17 @@ class Gateway:
                 left_staged=staged_count(self.store, route.name),
                 error=error,
                 in_flight_here=outbox.in_flight_under(self.store, process_owner_prefix(), run_id=run_id),
+                findings=verdict.findings,
+                released=released,
             )
+            if summary.error is None and verdict.status != run_outcomes.SUCCEEDED:
+                summary.error = verdict.message
             self._finish_run(run_id, summary)
             audit_hooks.after_run(self.store)  # a signed checkpoint of the ledger's head
+            if failure is not None:
+                failure.run_summary = summary  # type: ignore[attr-defined]  # the CLI prints it
+            if verdict.status != run_outcomes.SUCCEEDED:
+                log.warning("route %s run %s %s: %s", route.name, run_id, verdict.status, verdict.message)
         return summary
 
     def _start_run(self, route: str, kind: str, actor: str | None) -> int:
@@ -271,8 +347,10 @@ class Gateway:
                 kind=kind,
                 actor=actor or default_actor(),
                 started_at=utcnow(),
-                status="running",
+                status=run_outcomes.RUNNING,
                 counts="{}",
+                owner=process_owner_prefix(),
+                lease_expires_at=utcnow() + timedelta(seconds=RUN_LEASE_SECONDS),
             )
             session.add(run)
             session.flush()

@@ -47,9 +47,13 @@ class Run(Base):
     actor: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(20))  # running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20))  # lienthong.outcomes: running ... abandoned
     counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON summary
     error: Mapped[str | None] = mapped_column(Text)
+    #: ``host:pid:`` of the process running it, or ``airflow:<dag run id>`` (lienthong.store.runs).
+    owner: Mapped[str | None] = mapped_column(String(250))
+    #: Renewed while the run works; past it, a run of another host is taken as abandoned.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Watermark(Base):

@@ -45,8 +45,18 @@ def test_a_route_dag_has_the_engine_shape_and_the_route_schedule(airflow_db, rou
     deliver = dag.task_dict["deliver"]
     assert deliver.pool == f"lienthong_{raw['target']['name']}"
     assert deliver.retries == 2 and deliver.retry_delay == timedelta(seconds=60)
-    assert dag.task_dict["reconcile"].retries == 0
-    assert all(task.on_failure_callback for task in dag.task_dict.values())
+    reconcile = dag.task_dict["reconcile"]
+    assert (
+        reconcile.retries == 0 and reconcile.trigger_rule == "all_done"
+    )  # closes the run after a failed deliver
+    # extract and transform alert through the callback; deliver batches and reconcile do not: reconcile
+    # sends the one alert of the DAG run (tasks.reconcile_step).
+    assert {t: bool(dag.task_dict[t].on_failure_callback) for t in dag.task_dict} == {
+        "extract": True,
+        "transform": True,
+        "deliver": False,
+        "reconcile": False,
+    }
 
 
 def test_importing_the_dag_folder_loads_no_engine_module():
