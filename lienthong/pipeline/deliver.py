@@ -28,6 +28,7 @@ from connectors.retry import RetryPolicy
 from connectors.targets import Delivery, ItemResult, Target
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
+from lienthong.audit import integrity as audit_integrity
 from lienthong.clock import utcnow
 from lienthong.errors import CredentialsRefused, FatalError, RetriableError
 from lienthong.jsoncanon import canonical
@@ -190,6 +191,12 @@ class Deliverer:
 
     # --- one batch -----------------------------------------------------------------------------
     def deliver_batch(self, target_name: str, operation: str, rows: list[OutboxRow], owner: str) -> None:
+        rows, refused = audit_integrity.screen(self.store, rows, owner)  # not the certified payload: review
+        with self._lock:
+            for outcome in refused:
+                self.result.add(outcome.state, outcome.error)
+        if not rows:
+            return
         target = self.targets[target_name]
         policy = self.policy(target_name)
         guard = self.guards[target_name]
@@ -269,6 +276,7 @@ class Deliverer:
         millis = (time.monotonic() - started) * 1000
         audit = audit_hooks.DeliveryAudit(self.store, rows, outcomes, owner, calls, millis)  # seals answers
         outbox.record_outcomes(self.store, owner, outcomes, audit)
+        audit_hooks.after_batch(self.store, audit)  # a checkpoint every N entries / T seconds
         with self._lock:
             self.result.calls += calls
             self.result.items_sent += sum(row.item_count for row in rows)
