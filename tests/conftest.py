@@ -24,7 +24,8 @@ def pytest_configure(config):
 def _audit_pins_outside_home(tmp_path_factory):
     """Generated audit signing keys are pinned (docs/audit.md): into a session file, never ~/.config."""
     if not os.environ.get("LIENTHONG_AUDIT_PINNED_KEYS_FILE"):
-        os.environ["LIENTHONG_AUDIT_PINNED_KEYS_FILE"] = str(tmp_path_factory.mktemp("pins") / "audit-pinned-keys")
+        pins = tmp_path_factory.mktemp("pins") / "audit-pinned-keys"
+        os.environ["LIENTHONG_AUDIT_PINNED_KEYS_FILE"] = str(pins)
     yield
 
 

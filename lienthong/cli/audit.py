@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from lienthong.cli.common import gateway_from as _gateway
 from lienthong.cli.common import iso_since
@@ -228,11 +229,12 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
         detail = step["detail"]
         where = f" → {step['target']}" if step["target"] else ""
         line = f"#{step['seq']} {step['at']} [bold]{step['event']}[/]{where} ({step['outcome'] or '-'})"
-        line += f" by {step['actor'] or '-'}" + (
-            f" (authenticated: {step['authenticated']})" if step.get("authenticated") else ""
+        # Actors and routes are text someone typed: escaped, so that they cannot restyle the view.
+        line += f" by {escape(step['actor'] or '-')}" + (
+            f" (authenticated: {escape(step['authenticated'])})" if step.get("authenticated") else ""
         )
         if step.get("other_route"):
-            line += f" [yellow][route {step['route']}][/]"
+            line += " [yellow]" + escape(f"[route {step['route']}]") + "[/]"
         extras = []
         for name in (
             "content_digest",
@@ -251,7 +253,7 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
             extras.append("errors=" + ", ".join(f"{e['field']}:{e['rule']}" for e in detail["errors"]))
         if detail.get("error"):
             extras.append(f"error={detail['error']}")
-        console.print(line)
+        console.print(line, soft_wrap=True)
         if extras:
             console.print("    " + " · ".join(str(e) for e in extras))
         for row in detail.get("rows", ()):

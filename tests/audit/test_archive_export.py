@@ -112,9 +112,7 @@ def _seal(store, text_: str, **binding) -> str:
 def test_retention_purges_bodies_and_the_chain_still_verifies(audited, keys):
     _stage(audited, 5)
     with audited.engine.begin() as connection:
-        archive.put_many(
-            connection, audited, [(B, "request", _seal(audited, B_TEXT))]
-        )
+        archive.put_many(connection, audited, [(B, "request", _seal(audited, B_TEXT))])
         connection.execute(
             text("UPDATE staged_records SET state = 'mapped' WHERE record_key IN ('HS-0', 'HS-1', 'HS-2')")
         )
@@ -190,3 +188,64 @@ def test_an_export_verifies_offline_and_an_edited_line_fails(ledger, tmp_path, f
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     assert verify_export(path, other).reason == "unknown key"
+
+
+def _exported(ledger, tmp_path) -> tuple:
+    config = config_for(ledger)
+    make_checkpoint(ledger, config)  # covers seq 20
+    buffer = io.StringIO()
+    export(ledger, buffer, fmt="jsonl")
+    path = tmp_path / "export.jsonl"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path, config.public_key_file, buffer.getvalue().splitlines()
+
+
+def _without(path, lines, drop) -> None:
+    path.write_text(
+        "\n".join(line for i, line in enumerate(lines) if not drop(i, line)) + "\n", encoding="utf-8"
+    )
+
+
+def test_lines_removed_from_an_export_are_named(ledger, tmp_path):
+    path, public_key, lines = _exported(ledger, tmp_path)
+    assert verify_export(path, public_key).ok
+    # An entry in the middle: a gap.
+    _without(path, lines, lambda i, line: '"seq": 9,' in line)
+    broken = verify_export(path, public_key)
+    assert not broken.ok and (broken.broken_seq, broken.reason) == (10, "seq gap")
+    # The signed checkpoints: nothing certifies the window.
+    _without(path, lines, lambda i, line: '"type": "checkpoint"' in line)
+    broken = verify_export(path, public_key)
+    assert (
+        not broken.ok
+        and broken.reason == "unsigned"
+        and "no checkpoint signed by a pinned key" in broken.problem
+    )
+    # The last entries and their checkpoint, the header's count edited to match: its last seq disagrees.
+    header = json.loads(lines[0])
+    header["count"] = 17
+    kept = [json.dumps(header)] + [
+        line for line in lines[1:] if '"type": "entry"' in line and json.loads(line)["seq"] <= 17
+    ]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    broken = verify_export(path, public_key)
+    assert not broken.ok and broken.reason == "truncated" and "seq 20 last" in broken.problem
+    # The header: not an export.
+    _without(path, lines, lambda i, line: i == 0)
+    assert verify_export(path, public_key).reason == "unreadable"
+
+
+def test_an_export_with_no_pin_or_an_unsigned_tail_fails(ledger, tmp_path, pins_file, monkeypatch):
+    path, public_key, lines = _exported(ledger, tmp_path)
+    append_now(ledger, sample_events(6, start=300))
+    buffer = io.StringIO()
+    export(ledger, buffer, fmt="jsonl")  # seq 1..26, the checkpoint at 20: a tail of 6
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    from lienthong.audit.config import Tolerance
+
+    assert verify_export(path, public_key, tolerance=Tolerance(10, 600)).ok
+    tail = verify_export(path, public_key, tolerance=Tolerance(5, 600))
+    assert not tail.ok and (tail.broken_seq, tail.reason) == (21, "unsigned tail")
+    assert verify_export(path, public_key, strict=False, tolerance=Tolerance(5, 600)).ok
+    pins_file.unlink()
+    assert verify_export(path, public_key).reason == "unpinned"

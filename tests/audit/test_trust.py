@@ -123,7 +123,13 @@ def test_checkpoints_and_key_replaced_with_ones_own_fail(ledger):
     for seq in range(5, 21):
         values = _values(ledger, seq)
         digest = canonical.entry_hash(prev, values)
-        _sql(ledger, "UPDATE audit_ledger SET prev_hash = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=seq)
+        _sql(
+            ledger,
+            "UPDATE audit_ledger SET prev_hash = :p, hash = :h WHERE seq = :s",
+            p=prev,
+            h=digest,
+            s=seq,
+        )
         prev = digest
     _sql(ledger, "UPDATE audit_head SET hash = :h", h=prev)
     config.checkpoints_file.unlink()
@@ -194,7 +200,9 @@ def test_checkpoints_are_signed_every_n_entries_while_delivering(audited, monkey
     assert after_entries(audited, config, 1).seq == 7
 
 
-def test_the_cli_fails_without_a_pin_and_passes_with_the_auditors_file(ledger, tmp_path, monkeypatch, pins_file):
+def test_the_cli_fails_without_a_pin_and_passes_with_the_auditors_file(
+    ledger, tmp_path, monkeypatch, pins_file
+):
     from lienthong.cli import main
 
     _signed(ledger)
@@ -208,7 +216,9 @@ def test_the_cli_fails_without_a_pin_and_passes_with_the_auditors_file(ledger, t
     assert refused.exit_code == 1 and json.loads(refused.output)["reason"] == "unpinned"
     passed = CliRunner().invoke(main, [*args, "--pinned-keys", str(auditors)])
     assert passed.exit_code == 0, passed.output
-    shown = CliRunner().invoke(main, ["audit", "fingerprint", "--public-key", str(config_for(ledger).public_key_file)])
+    shown = CliRunner().invoke(
+        main, ["audit", "fingerprint", "--public-key", str(config_for(ledger).public_key_file)]
+    )
     assert shown.exit_code == 0 and shown.output.splitlines()[0] == auditors.read_text().split()[-1]
 
 
@@ -242,6 +252,12 @@ def _rehash_from(store, first: int) -> None:
         except Exception:  # noqa: BLE001 - past the end
             break
         digest = canonical.entry_hash(prev, values)
-        _sql(store, "UPDATE audit_ledger SET prev_hash = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=last)
+        _sql(
+            store,
+            "UPDATE audit_ledger SET prev_hash = :p, hash = :h WHERE seq = :s",
+            p=prev,
+            h=digest,
+            s=last,
+        )
         prev, last = digest, last + 1
     _sql(store, "UPDATE audit_head SET hash = :h", h=prev)
