@@ -71,8 +71,12 @@ def _print_result(result, as_json: bool, what: str) -> None:  # noqa: ANN001
         console.print(
             f"[green]intact[/] {what}: {result.entries} entries"
             + (f" (seq {result.first_seq}..{result.last_seq})" if result.entries else "")
-            + f", {result.checkpoints} signed checkpoint(s) matched, {result.seconds:.2f} s"
+            + f", {result.checkpoints} checkpoint(s) signed by pinned key(s) matched"
+            + (f", unsigned tail {result.unsigned_tail} entries" if result.unsigned_tail else "")
+            + f", {result.seconds:.2f} s"
         )
+        for fp in result.keys:
+            console.print(f"  signed by {fp}")
     else:
         where = f" at entry seq {result.broken_seq}" if result.broken_seq is not None else ""
         console.print(f"[red]BROKEN[/] {what}{where} ({result.reason}): {result.problem}")
