@@ -324,9 +324,12 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
     elif made is None:
         console.print("the ledger is empty: nothing to sign")
     else:
+        from lienthong.audit.checkpoints import load_public_key
+        from lienthong.audit.pins import fingerprint
+
         console.print(
-            f"checkpoint seq {made.seq} hash {made.hash[:16]}… signed by key {made.key_id}; "
-            f"appended to {config.checkpoints_file}"
+            f"checkpoint seq {made.seq} hash {made.hash[:16]}… signed by key "
+            f"{fingerprint(load_public_key(config.public_key_file))}; appended to {config.checkpoints_file}"
         )
 
 
