@@ -248,6 +248,9 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
             "millis",
             "mode",
             "note",
+            "reason",
+            "expected_digest",
+            "found_digest",
         ):
             if detail.get(name) is not None:
                 extras.append(f"{name}={detail[name]}")

@@ -94,5 +94,10 @@ def test_a_swapped_payload_is_never_sent_and_goes_to_review(
         assert integrity[plain.record_key]["found_digest"] == digest(forged_text)
         assert not [e for e in entries if e.event == "attempt" and e.outcome == states.ACKNOWLEDGED]
         assert verify_ledger(gateway.store).ok  # the ledger is intact: it recorded the refusal
+        from lienthong.audit.lineage import lineage
+
+        shown = [step for step in lineage(gateway.store, copied.record_key) if step["event"] == "integrity"]
+        assert [step["outcome"] for step in shown] == [states.REVIEW]
+        assert shown[0]["detail"]["reason"] == "payload does not match its payload_hash"
     finally:
         gateway.store.dispose()
