@@ -96,6 +96,8 @@ def test_key_rotation_keeps_old_bodies_readable_and_rekey_moves_them(audited, ke
     assert archive.get(audited, A) == '{"a":1}'
     counts = rekey(audited)
     assert counts["staged_records"] == 2 and counts["audit_archive"] == 1
+    ((rekeyed,),) = _raw(audited, "SELECT body FROM audit_archive")
+    assert rekeyed.startswith(f"enc:3:k2026:request:{A}:")  # still bound to its digest after rotation
     use(second)  # the old key retired
     with audited.session() as session:
         bodies = [json.loads(b) for b in session.execute(select(StagedRecord.body)).scalars()]
