@@ -66,6 +66,8 @@ def check(digest: str, kind: str | None, body: str) -> str | None:
     """Why ``body`` read from the row at ``digest`` is not that row's body (None: it is).  A
     format-3 value names the digest and kind it was sealed for (bound by the cipher, and its plain
     text already checked against that digest when opened); any other value must hash to ``digest``."""
+    if getattr(body, "broken", None):
+        return f"the archived body at {digest[:19]}… does not open: {body.broken}"  # type: ignore[attr-defined]
     bound = getattr(body, "digest", None)
     if bound is not None:
         if bound != digest:

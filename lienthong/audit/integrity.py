@@ -8,7 +8,9 @@ checkpoint signed it.  So every claimed row is checked, before anything is sent:
 - its payload must hash to its ``payload_hash`` (a format-3 sealed payload names the digest it was
   sealed for, bound by the cipher; its plain text was checked against that digest when opened);
 - while sealing is on, it must have been sealed (a plain text in the column was not written by the
-  gateway).
+  gateway);
+- a sealed payload must open (an altered one reads as a note marked ``broken``, see
+  :class:`lienthong.audit.sealing.SealedText`).
 
 A row that fails goes to ``review`` with an integrity reason and an ``integrity`` ledger entry (in the
 same transaction), and is never sent; the batch's other rows go on.  Costs: one sha256 of each
@@ -34,6 +36,8 @@ def problem(row: Any, sealing_on: bool) -> tuple[str, str | None] | None:
     payload = row.payload
     if payload is None:
         return "payload missing", None
+    if getattr(payload, "broken", None):
+        return "sealed payload does not open (altered at rest)", None
     if sealing_on and not getattr(payload, "sealed", False):
         return "payload not sealed while sealing is on (not written by the gateway)", digest(payload)
     bound = getattr(payload, "digest", None)

@@ -65,7 +65,13 @@ def default_file(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(ENV_PINNED_FILE):
         return Path(env[ENV_PINNED_FILE])
-    base = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else Path.home() / ".config"
+    if env.get("XDG_CONFIG_HOME"):
+        base = Path(env["XDG_CONFIG_HOME"])
+    else:
+        try:
+            base = Path.home() / ".config"
+        except (RuntimeError, KeyError):  # no home directory (some service accounts): no default file
+            base = Path("/nonexistent")
     return base / "lienthong" / "audit-pinned-keys"
 
 

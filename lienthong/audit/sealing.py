@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import os
 import zlib
 
@@ -47,11 +48,18 @@ BOUND = "3"
 class Opened(str):
     """The plain text of a value read from a sealed column, remembering how it was stored:
     ``sealed`` (False: it was plain text in the column), and for format 3 the ``kind`` and
-    ``digest`` it was sealed for.  A ``str`` in every other respect."""
+    ``digest`` it was sealed for; ``broken`` when a format-3 value did not open (see
+    :class:`SealedText`).  A ``str`` in every other respect."""
 
     sealed: bool = False
     kind: str | None = None
     digest: str | None = None
+    broken: str | None = None
+
+
+class Unopenable(keyring.KeyringError):
+    """A sealed value that does not decrypt, or whose plain text is not the one it was sealed for:
+    altered at rest (a missing key is a plain :class:`~lienthong.audit.keyring.KeyringError`)."""
 
 
 def _plain_digest(text: str) -> str:
@@ -115,7 +123,7 @@ def open_text(value: str) -> Opened:
     try:
         data = _cipher(key).decrypt(raw[:12], raw[12:], associated)
     except Exception as exc:  # InvalidTag: wrong key or altered bytes
-        raise keyring.KeyringError(
+        raise Unopenable(
             f"sealed value under key {key_id!r} does not decrypt (altered, or wrong key)"
         ) from exc
     plain = Opened((zlib.decompress(data) if version == "1" else lz4.block.decompress(data)).decode("utf-8"))
@@ -147,4 +155,17 @@ class SealedText(TypeDecorator[str]):
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
         if value is None or not value.startswith(PREFIX):
             return value
-        return open_text(value)
+        if not value.startswith(_BOUND_PREFIX):
+            return open_text(value)
+        try:
+            return open_text(value)
+        except Unopenable as exc:
+            # One altered payload or answer must not stop every reader of its table (a delivery
+            # claim reads a batch): it reads as a JSON note, marked ``broken``; the delivery's
+            # integrity check sends the row to review, the archive's read refuses it.
+            note = Opened(json.dumps({"unreadable_sealed_value": str(exc)}))
+            note.sealed, note.broken = True, str(exc)
+            return note
+
+
+_BOUND_PREFIX = f"{PREFIX}{BOUND}:"

@@ -1,5 +1,5 @@
 """The audit certifies what is sent: a payload swapped in the outbox (a plain text written without the
-key, or another row's sealed payload) is never sent — the portal simulator receives nothing for it —
+key, or another row's sealed payload) or altered at rest is never sent — the portal simulator receives nothing for it —
 and its row goes to `review` with an integrity reason and a ledger entry; the other rows go on
 (SQLite and PostgreSQL, the real engine against the simulators)."""
 
@@ -47,7 +47,7 @@ def test_a_swapped_payload_is_never_sent_and_goes_to_review(
                 .where(OutboxRow.operation == "DongBoHoSoMC", OutboxRow.parent_id.is_(None))
                 .order_by(OutboxRow.id)
             ).scalars().all()  # fmt: skip
-            plain, copied, honest = rows[0], rows[1], rows[2]
+            plain, copied, honest, altered = rows[0], rows[1], rows[2], rows[3]
             forged = json.loads(plain.payload)
         # 1. A plain text written over a row's payload, its hash recomputed by the forger.
         forged["TrichYeuHoSo"] = "nội dung giả mạo"
@@ -62,25 +62,31 @@ def test_a_swapped_payload_is_never_sent_and_goes_to_review(
         # 2. Another row's sealed payload copied over this one's (it decrypts: same key).
         ((sealed,),) = _raw(gateway.store, "SELECT payload FROM outbox WHERE id = :i", i=honest.id)
         _write(gateway.store, "UPDATE outbox SET payload = :p WHERE id = :i", p=sealed, i=copied.id)
+        # 3. A sealed payload altered at rest (one character of its ciphertext): it must not stop the route.
+        ((mine,),) = _raw(gateway.store, "SELECT payload FROM outbox WHERE id = :i", i=altered.id)
+        flipped = mine[:-6] + ("A" if mine[-6] != "A" else "B") + mine[-5:]
+        _write(gateway.store, "UPDATE outbox SET payload = :p WHERE id = :i", p=flipped, i=altered.id)
 
         summary = gateway.run("dossier_sync", skip_extract=True)
         assert summary.status == "succeeded"
 
         # Never sent: the portal holds nothing for either; the honest row went out.
-        for key in (plain.record_key, copied.record_key):
+        for key in (plain.record_key, copied.record_key, altered.record_key):
             assert received(cluster.dvcqg, mahoso=key)["dossiers"] == {}, key
         assert honest.record_key in received(cluster.dvcqg, mahoso=honest.record_key)["dossiers"]
         by_id = {
             row_id: (state, error, attempts)
             for row_id, state, error, attempts in _raw(
-                gateway.store, "SELECT id, state, last_error, attempts FROM outbox WHERE id IN (:a, :b, :c)",
-                a=plain.id, b=copied.id, c=honest.id,
+                gateway.store, "SELECT id, state, last_error, attempts FROM outbox WHERE id IN (:a, :b, :c, :d)",
+                a=plain.id, b=copied.id, c=honest.id, d=altered.id,
             )
         }  # fmt: skip
         assert by_id[plain.id][0] == by_id[copied.id][0] == states.REVIEW
         assert by_id[plain.id][1].startswith("integrity: payload not sealed while sealing is on")
         assert by_id[copied.id][1].startswith("integrity: payload does not match its payload_hash")
-        assert by_id[plain.id][2] == by_id[copied.id][2] == 0  # no attempt was made
+        assert by_id[altered.id][0] == states.REVIEW
+        assert by_id[altered.id][1].startswith("integrity: sealed payload does not open")
+        assert by_id[plain.id][2] == by_id[copied.id][2] == by_id[altered.id][2] == 0  # no attempt was made
         assert by_id[honest.id][0] == states.ACKNOWLEDGED
 
         # The ledger says so, with both digests; no attempt entry claims them sent.
