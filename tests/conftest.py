@@ -20,6 +20,15 @@ def pytest_configure(config):
         config.pluginmanager.register(LogScanPlugin(Path(artifacts)), "lienthong-logscan")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_pins_outside_home(tmp_path_factory):
+    """Generated audit signing keys are pinned (docs/audit.md): into a session file, never ~/.config."""
+    if not os.environ.get("LIENTHONG_AUDIT_PINNED_KEYS_FILE"):
+        pins = tmp_path_factory.mktemp("pins") / "audit-pinned-keys"
+        os.environ["LIENTHONG_AUDIT_PINNED_KEYS_FILE"] = str(pins)
+    yield
+
+
 PG_ADMIN_URL = os.environ.get("LIENTHONG_TEST_PG_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lienthong import jsoncanon
 from lienthong.audit.driver import DriverCursor, Insert, Table, stored_at
 from lienthong.audit.sealing import key_id_of
 from lienthong.clock import utcnow
@@ -57,21 +58,61 @@ def insert_of(store: Any, bodies: Iterable[tuple[str, str, str]]) -> Insert | No
     return Insert(ARCHIVE, rows) if rows else None
 
 
+class ArchiveIntegrityError(Exception):
+    """An archived body that is not the one its digest addresses (copied over it, or altered)."""
+
+
+def check(digest: str, kind: str | None, body: str) -> str | None:
+    """Why ``body`` read from the row at ``digest`` is not that row's body (None: it is).  A
+    format-3 value names the digest and kind it was sealed for (bound by the cipher, and its plain
+    text already checked against that digest when opened); any other value must hash to ``digest``."""
+    if getattr(body, "broken", None):
+        return f"the archived body at {digest[:19]}… does not open: {body.broken}"  # type: ignore[attr-defined]
+    bound = getattr(body, "digest", None)
+    if bound is not None:
+        if bound != digest:
+            return f"the archived body at {digest[:19]}… was sealed for another digest ({bound[:19]}…)"
+        if kind is not None and getattr(body, "kind", None) != kind:
+            return f"the archived body at {digest[:19]}… was sealed as a {body.kind}, not a {kind}"  # type: ignore[attr-defined]
+        return None
+    if jsoncanon.digest(body) != digest:
+        return f"the archived body at {digest[:19]}… does not hash to its digest"
+    return None
+
+
 def get(store: Any, digest: str) -> str | None:
-    """The plain text archived under ``digest`` (None: never archived, or purged)."""
+    """The plain text archived under ``digest`` (None: never archived, or purged); raises
+    :class:`ArchiveIntegrityError` when the body there is not the one the digest addresses."""
     with store.session() as session:
-        return session.execute(select(ArchivedBody.body).where(ArchivedBody.digest == digest)).scalar()
+        row = session.execute(
+            select(ArchivedBody.kind, ArchivedBody.body).where(ArchivedBody.digest == digest)
+        ).first()
+    if row is None or row.body is None:
+        return None
+    problem = check(digest, row.kind, row.body)
+    if problem is not None:
+        raise ArchiveIntegrityError(problem)
+    return row.body
 
 
-def get_many(store: Any, digests: Iterable[str]) -> dict[str, str | None]:
+def get_many(
+    store: Any, digests: Iterable[str], problems: dict[str, str] | None = None
+) -> dict[str, str | None]:
+    """Bodies by digest; a body that is not the one its digest addresses is left out and its
+    problem put in ``problems`` (so one swapped blob does not hide a dossier's other steps)."""
     wanted = sorted({d for d in digests if d})
     found: dict[str, str | None] = {}
     with store.session() as session:
         for start in range(0, len(wanted), 500):
             rows = session.execute(
-                select(ArchivedBody.digest, ArchivedBody.body).where(
+                select(ArchivedBody.digest, ArchivedBody.kind, ArchivedBody.body).where(
                     ArchivedBody.digest.in_(wanted[start : start + 500])
                 )
             ).all()
-            found.update(dict(rows))
+            for digest, kind, body in rows:
+                problem = check(digest, kind, body) if body is not None else None
+                if problem is None:
+                    found[digest] = body
+                elif problems is not None:
+                    problems[digest] = problem
     return found

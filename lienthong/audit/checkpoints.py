@@ -20,6 +20,9 @@ import hashlib
 import json
 import logging
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select, text
 
-from lienthong.audit import canonical
+from lienthong.audit import canonical, pins
+from lienthong.audit.pins import fingerprint
 from lienthong.clock import utcnow
 from lienthong.store.models import AuditCheckpoint, LedgerEntry
 
@@ -91,8 +95,11 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def load_signing_key(path: Path, public_path: Path) -> Ed25519PrivateKey:
-    """The signing key at ``path``; generated there (with its public key) when absent."""
+def load_signing_key(
+    path: Path, public_path: Path, on_generate: Callable[[Ed25519PrivateKey], None] | None = None
+) -> Ed25519PrivateKey:
+    """The signing key at ``path``; generated there (with its public key) when absent, and then
+    handed to ``on_generate`` (which pins it: :func:`_pin_generated`)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         private = Ed25519PrivateKey.generate()
@@ -113,10 +120,13 @@ def load_signing_key(path: Path, public_path: Path) -> Ed25519PrivateKey:
             )
             log.warning(
                 "no LIENTHONG_SIGNING_KEY_FILE configured: generated an audit signing key in %s "
-                "(demo/test only); give auditors %s",
+                "(demo/test only); give auditors %s; fingerprint %s",
                 path,
                 public_path,
+                fingerprint(private.public_key()),
             )
+            if on_generate is not None:
+                on_generate(private)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
@@ -147,9 +157,32 @@ def sign(private: Ed25519PrivateKey, seq: int, hash_: str, entries: int, at: str
     return Checkpoint(seq, hash_, entries, at, unsigned.key_id, signature)
 
 
+def _pin_generated(store: Any, config: Any) -> Callable[[Ed25519PrivateKey], None]:
+    """Pin a generated key, but only on a store that has no checkpoint yet: a key generated because
+    the old one vanished must not certify, unasked, a ledger the old key signed."""
+
+    def pin_it(private: Ed25519PrivateKey) -> None:
+        fp = fingerprint(private.public_key())
+        if from_table(store) or read_file(config.checkpoints_file):
+            log.warning(
+                "the store has checkpoints signed before this key was generated: %s is NOT pinned; "
+                "verification fails until an auditor pins it (lienthong audit pin)",
+                fp,
+            )
+            return
+        try:
+            where = pins.pin(fp)
+        except OSError as exc:
+            log.warning("could not pin the generated key %s: %s", fp, type(exc).__name__)
+            return
+        log.warning("audit signing key %s pinned in %s (verification trusts its checkpoints)", fp, where)
+
+    return pin_it
+
+
 def make_checkpoint(store: Any, config: Any) -> Checkpoint | None:
     """Sign the current head; append it to the file and the table.  None when the ledger is empty."""
-    private = load_signing_key(config.signing_key_file, config.public_key_file)
+    private = load_signing_key(config.signing_key_file, config.public_key_file, _pin_generated(store, config))
     with store.engine.begin() as connection:
         row = connection.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
         if row is None or int(row[0]) == 0:
@@ -201,3 +234,29 @@ def from_table(store: Any) -> list[Checkpoint]:
             Checkpoint(r.seq, r.hash, r.entries, canonical.format_at(r.at), r.key_id, r.signature)
             for r in rows
         ]
+
+
+_periodic_lock = threading.Lock()
+
+
+def after_entries(store: Any, config: Any, appended: int) -> Checkpoint | None:
+    """Count ``appended`` entries of this process; sign a checkpoint when ``N`` entries or ``T``
+    seconds have passed since this process's last one (``LIENTHONG_AUDIT_CHECKPOINT_ENTRIES`` /
+    ``_SECONDS``), so that the unsigned tail of a live store stays small.  Called after a delivery
+    batch committed; never reads the database unless it signs.  One thread signs at a time; the
+    others go on (their entries are in the next checkpoint)."""
+    from lienthong.audit.config import checkpoint_interval
+
+    state = config.__dict__.setdefault("_periodic", {"entries": 0, "since": time.monotonic()})
+    state["entries"] += appended
+    every_entries, every_seconds = checkpoint_interval()
+    due = state["entries"] >= max(1, every_entries) or (
+        state["entries"] and time.monotonic() - state["since"] >= every_seconds
+    )
+    if not due or not _periodic_lock.acquire(blocking=False):
+        return None
+    try:
+        state["entries"], state["since"] = 0, time.monotonic()
+        return make_checkpoint(store, config)
+    finally:
+        _periodic_lock.release()

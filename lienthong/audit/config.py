@@ -17,6 +17,44 @@ ENV_SWITCH = "LIENTHONG_AUDIT"
 ENV_SIGNING_KEY = "LIENTHONG_SIGNING_KEY_FILE"
 ENV_CHECKPOINTS = "LIENTHONG_CHECKPOINTS_FILE"
 ENV_RETENTION = "LIENTHONG_RETENTION_DAYS"
+#: A checkpoint is signed after a delivery batch once this process appended this many entries, or
+#: this many seconds passed, since its last checkpoint (besides the one at the end of every run).
+ENV_CHECKPOINT_ENTRIES = "LIENTHONG_AUDIT_CHECKPOINT_ENTRIES"
+ENV_CHECKPOINT_SECONDS = "LIENTHONG_AUDIT_CHECKPOINT_SECONDS"
+#: How long an unsigned tail (entries after the last signed checkpoint) may be before a strict
+#: verification fails: entries, and seconds since the first unsigned entry.
+ENV_TAIL_ENTRIES = "LIENTHONG_AUDIT_TAIL_ENTRIES"
+ENV_TAIL_SECONDS = "LIENTHONG_AUDIT_TAIL_SECONDS"
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number (got {value[:20]!r})") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much unsigned tail a strict verification accepts (a live store always has some)."""
+
+    entries: int = 5000
+    seconds: float = 600.0
+
+    @classmethod
+    def from_env(cls) -> Tolerance:
+        return cls(int(_number(ENV_TAIL_ENTRIES, cls.entries)), _number(ENV_TAIL_SECONDS, cls.seconds))
+
+
+def checkpoint_interval() -> tuple[int, float]:
+    """(entries, seconds) between the checkpoints signed while delivering."""
+    return int(_number(ENV_CHECKPOINT_ENTRIES, 2000)), _number(ENV_CHECKPOINT_SECONDS, 60.0)
 
 
 @dataclass
@@ -94,9 +132,10 @@ def enabled(store) -> bool:  # noqa: ANN001
     return config_for(store).enabled
 
 
-def seal_for(store, text: str) -> str:  # noqa: ANN001
-    """``text`` sealed with the store's current key (plain when the audit is switched off)."""
+def seal_for(store, text: str, *, kind: str | None = None, digest: str | None = None) -> str:  # noqa: ANN001
+    """``text`` sealed with the store's current key (plain when the audit is switched off); with
+    ``kind`` and ``digest`` bound to them (format 3: payloads and answers)."""
     from lienthong.audit.sealing import seal
 
     config = config_for(store)
-    return seal(text, config.keyring) if config.enabled else text
+    return seal(text, config.keyring, kind=kind, digest=digest) if config.enabled else text

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lienthong.audit import archive, events
+from lienthong.audit import actors, archive, events
 from lienthong.audit.chain import Event, Prepared, append, append_now
 from lienthong.audit.config import config_for, enabled, seal_for
 from lienthong.jsoncanon import digest
@@ -71,8 +71,9 @@ class Queued:
         self.bodies: list[tuple[str, str, str]] = []
 
     def seal(self, text: str) -> str:
-        """Sealed once: the same sealed text goes to the outbox and to the archive."""
-        return seal_for(self.store, text)
+        """Sealed once, bound to the payload's digest (its ``payload_hash``): the same sealed text
+        goes to the outbox and to the archive."""
+        return seal_for(self.store, text, kind="request", digest=digest(text))
 
     def add(self, staged_id: int, values: dict[str, Any], row_id: int) -> None:
         self.rows.setdefault(staged_id, []).append(
@@ -162,7 +163,8 @@ class DeliveryAudit:
             response_digest = None
             if outcome.response is not None:
                 response_digest = digest(outcome.response)
-                outcome.response = seal_for(store, outcome.response)  # the answer may name the person
+                # The answer may name the person: sealed, bound to its digest.
+                outcome.response = seal_for(store, outcome.response, kind="response", digest=response_digest)
                 if audit_on:
                     self.bodies.append((response_digest, "response", outcome.response))
             row = by_id.get(outcome.row_id)
@@ -198,22 +200,21 @@ def replays(
 ) -> None:
     """``overwrites``: per item id, the newer version a ``--force-stale`` replay goes over."""
     overwrites = overwrites or {}
-    append(
-        session,
-        store,
-        [
-            events.replayed(
-                item,
-                kind=kind,
-                mode=mode,
-                replay_id=replay_id,
-                actor=actor,
-                note=note,
-                overwrites=overwrites.get(item.id),
-            )
-            for item in items
-        ],
-    )
+    entries = [
+        events.replayed(
+            item,
+            kind=kind,
+            mode=mode,
+            replay_id=replay_id,
+            actor=actor,
+            note=note,
+            overwrites=overwrites.get(item.id),
+        )
+        for item in items
+    ]
+    for entry in entries:
+        actors.stamp(entry.detail)  # who the system knows, beside the asserted actor
+    append(session, store, entries)
 
 
 def superseded(connection: Any, store: Any, settled: Sequence[Any], actor: str) -> None:
@@ -233,9 +234,24 @@ def after_run(store: Any) -> None:
         log.warning("audit checkpoint not written: %s", type(exc).__name__)
 
 
+def after_batch(store: Any, audit: DeliveryAudit) -> None:
+    """After a delivery batch committed: a signed checkpoint every N entries / T seconds of this
+    process (``lienthong.audit.checkpoints.after_entries``), so a live store's unsigned tail stays
+    small.  A checkpoint that cannot be written does not fail the delivery (verify reports the tail)."""
+    if not audit.entries or not enabled(store):
+        return
+    from lienthong.audit.checkpoints import after_entries
+
+    try:
+        after_entries(store, config_for(store), len(audit.entries))
+    except Exception as exc:  # noqa: BLE001 - the batch's outcome stands; verify will say what is unsigned
+        log.warning("audit checkpoint not written: %s", type(exc).__name__)
+
+
 __all__ = [
     "DeliveryAudit",
     "Queued",
+    "after_batch",
     "after_run",
     "append_now",
     "mapping_version",

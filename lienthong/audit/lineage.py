@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lienthong.audit import archive, events
+from lienthong.audit import actors, archive, events
 from lienthong.audit.chain import Event, append_now
 from lienthong.masking import mask_text
 from lienthong.store.models import LedgerEntry, OutboxRow, StagedRecord
@@ -60,10 +60,11 @@ def lineage(store: Any, dossier: str, *, unmask: bool = False, actor: str = "cli
                     record_key=dossier,
                     actor=actor,
                     outcome="shown",
-                    detail={"keys": sorted(keys)},
+                    detail=actors.stamp({"keys": sorted(keys)}),
                 )
             ],
         )
+        _sign(store)  # deleting this entry afterwards then shows as a truncation
     with store.session() as session:
         entries = list(
             session.execute(
@@ -75,7 +76,9 @@ def lineage(store: Any, dossier: str, *, unmask: bool = False, actor: str = "cli
     for detail in details:
         digests.update(r["payload_digest"] for r in detail.get("rows", ()))
         digests.update(d for d in (detail.get("request_digest"), detail.get("response_digest")) if d)
-    bodies = archive.get_many(store, digests)
+    problems: dict[str, str] = {}
+    bodies = archive.get_many(store, digests, problems)  # a body not at its digest is refused
+    routes = {e.route for e in entries if e.event == events.PULLED and e.record_key == dossier and e.route}
     steps = []
     for entry, detail in zip(entries, details, strict=True):
         step: dict[str, Any] = {
@@ -87,14 +90,37 @@ def lineage(store: Any, dossier: str, *, unmask: bool = False, actor: str = "cli
             "target": f"{entry.target}.{entry.operation}" if entry.target else None,
             "mapping_version": entry.mapping_version,
             "actor": entry.actor,
+            "authenticated": detail.get("authenticated"),
+            "other_route": bool(routes) and entry.route is not None and entry.route not in routes,
             "outcome": entry.outcome,
             "detail": detail,
         }
         for row in detail.get("rows", ()):
             row["payload"] = _body(bodies.get(row["payload_digest"]), unmask)
-        if detail.get("request_digest"):
-            step["request"] = _body(bodies.get(detail["request_digest"]), unmask)
-        if detail.get("response_digest"):
-            step["response"] = _body(bodies.get(detail["response_digest"]), unmask)
+            if row["payload_digest"] in problems:
+                row["payload_problem"] = problems[row["payload_digest"]]
+        for name in ("request", "response"):
+            wanted = detail.get(f"{name}_digest")
+            if wanted:
+                step[name] = _body(bodies.get(wanted), unmask)
+                if wanted in problems:
+                    step[f"{name}_problem"] = problems[wanted]
         steps.append(step)
     return steps
+
+
+def _sign(store: Any) -> None:
+    """A checkpoint right after an unmask entry, when the store has a signing key (never generated
+    here: showing is not the place to create keys); a failure is logged, the view goes on."""
+    import logging
+
+    from lienthong.audit.checkpoints import make_checkpoint
+    from lienthong.audit.config import config_for
+
+    config = config_for(store)
+    if not config.signing_key_file.exists():
+        return
+    try:
+        make_checkpoint(store, config)
+    except Exception as exc:  # noqa: BLE001 - the unmask entry is written; verify reports the tail
+        logging.getLogger(__name__).warning("audit checkpoint not written: %s", type(exc).__name__)

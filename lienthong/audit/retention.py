@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import exists, update
 
 from lienthong import states
-from lienthong.audit import events
+from lienthong.audit import actors, events
 from lienthong.audit.chain import Event, append
 from lienthong.clock import utcnow
 from lienthong.store.models import ArchivedBody, OutboxRow, StagedRecord
@@ -67,5 +67,6 @@ def purge(store: Any, days: float, actor: str) -> dict[str, Any]:
             "staged_bodies": staged or 0,
             "outbox_payloads": settled or 0,
         }
-        append(connection, store, [Event(events.PURGE, actor=actor, outcome="purged", detail=counts)])
+        detail = actors.stamp(dict(counts))  # who the system knows, beside the asserted actor
+        append(connection, store, [Event(events.PURGE, actor=actor, outcome="purged", detail=detail)])
     return counts

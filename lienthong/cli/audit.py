@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from lienthong.cli.common import gateway_from as _gateway
 from lienthong.cli.common import iso_since
@@ -70,8 +71,12 @@ def _print_result(result, as_json: bool, what: str) -> None:  # noqa: ANN001
         console.print(
             f"[green]intact[/] {what}: {result.entries} entries"
             + (f" (seq {result.first_seq}..{result.last_seq})" if result.entries else "")
-            + f", {result.checkpoints} signed checkpoint(s) matched, {result.seconds:.2f} s"
+            + f", {result.checkpoints} checkpoint(s) signed by pinned key(s) matched"
+            + (f", unsigned tail {result.unsigned_tail} entries" if result.unsigned_tail else "")
+            + f", {result.seconds:.2f} s"
         )
+        for fp in result.keys:
+            console.print(f"  signed by {fp}")
     else:
         where = f" at entry seq {result.broken_seq}" if result.broken_seq is not None else ""
         console.print(f"[red]BROKEN[/] {what}{where} ({result.reason}): {result.problem}")
@@ -86,33 +91,68 @@ def _print_result(result, as_json: bool, what: str) -> None:  # noqa: ANN001
 )
 @click.option(
     "--public-key",
+    "public_keys",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The audit signing public key (PEM); default: the store's audit-signing.pub.",
+    help="An audit signing public key (PEM); repeat for rotated keys; default: the store's audit-signing.pub.",
+)
+@click.option(
+    "--pinned-keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File of trusted key fingerprints (sha256:…), one a line; default: LIENTHONG_AUDIT_PINNED_KEYS "
+    "and LIENTHONG_AUDIT_PINNED_KEYS_FILE.",
 )
 @click.option(
     "--checkpoints",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The signed checkpoint file (default: <data dir>/audit/checkpoints.jsonl).",
 )
+@click.option(
+    "--strict/--lenient",
+    default=True,
+    show_default=True,
+    help="Strict: an unsigned tail beyond the tolerance fails; lenient: it is a warning.",
+)
+@click.option("--tail-entries", type=click.IntRange(min=0), help="Unsigned-tail tolerance in entries.")
+@click.option("--tail-seconds", type=click.FloatRange(min=0), help="Unsigned-tail tolerance in seconds.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-progress", is_flag=True)
 @click.pass_context
 def verify(
     ctx: click.Context,
     export_file: Path | None,
-    public_key: Path | None,
+    public_keys: tuple[Path, ...],
+    pinned_keys: Path | None,
     checkpoints: Path | None,
+    strict: bool,
+    tail_entries: int | None,
+    tail_seconds: float | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
-    """Recompute the hash chain and check it against the signed checkpoints (exit 1 when broken)."""
+    """Recompute the hash chain and check it against checkpoints signed by a pinned key (exit 1 when
+    broken, or when nothing trusted certifies it)."""
+    from lienthong.audit.config import Tolerance
+
+    default = Tolerance.from_env()
+    tolerance = Tolerance(
+        default.entries if tail_entries is None else tail_entries,
+        default.seconds if tail_seconds is None else tail_seconds,
+    )
     if export_file is not None:
         from lienthong.audit.verify import verify_export
 
-        if public_key is None:
+        if not public_keys:
             raise click.UsageError("--export needs --public-key")
         with _Bar(None, not (no_progress or as_json)) as bar:
-            result = verify_export(export_file, public_key, progress=bar)
+            result = verify_export(
+                export_file,
+                list(public_keys),
+                progress=bar,
+                pinned_file=pinned_keys,
+                strict=strict,
+                tolerance=tolerance,
+            )
         _print_result(result, as_json, f"export {export_file.name}")
         sys.exit(0 if result.ok else 1)
     from lienthong.audit.chain import head
@@ -122,10 +162,44 @@ def verify(
     total = head(gateway.store)[0]
     with _Bar(total, not (no_progress or as_json)) as bar:
         result = verify_ledger(
-            gateway.store, checkpoints_file=checkpoints, public_key_file=public_key, progress=bar
+            gateway.store,
+            checkpoints_file=checkpoints,
+            public_key_file=public_keys[0] if public_keys else None,
+            public_key_files=public_keys[1:],
+            pinned_file=pinned_keys,
+            strict=strict,
+            tolerance=tolerance,
+            progress=bar,
         )
     _print_result(result, as_json, "ledger")
     sys.exit(0 if result.ok else 1)
+
+
+@audit.command("fingerprint")
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A public (or private) key PEM; default: the store's audit-signing.pub.",
+)
+@click.option("--pin", is_flag=True, help="Also add it to the pins file (LIENTHONG_AUDIT_PINNED_KEYS_FILE).")
+@click.pass_context
+def fingerprint_cmd(ctx: click.Context, public_key: Path | None, pin: bool) -> None:
+    """Print the fingerprint of the audit signing key, to pin it where auditors configure trust."""
+    from lienthong.audit import pins
+    from lienthong.audit.checkpoints import load_public_key
+
+    if public_key is None:
+        from lienthong.audit.config import config_for
+
+        public_key = config_for(_gateway(ctx).store).public_key_file
+        if not public_key.exists():
+            raise click.UsageError(f"no public key at {public_key}: give --public-key")
+    fp = pins.fingerprint(load_public_key(public_key))
+    click.echo(fp)
+    if pin:
+        err_console.print(f"pinned in {pins.pin(fp)}")
+    else:
+        err_console.print(f"to trust it: export {pins.ENV_PINNED}={fp}   (or add it to a pins file)")
 
 
 @audit.command("show")
@@ -136,9 +210,16 @@ def verify(
 @click.pass_context
 def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_json: bool) -> None:
     """The whole life of DOSSIER (its code), in order: versions, mapping, payloads, attempts, answers."""
+    from lienthong.audit import keyring
     from lienthong.audit.lineage import lineage
 
-    steps = lineage(_gateway(ctx).store, dossier, unmask=unmask, actor=_actor(actor))
+    try:
+        with keyring.read_only():  # showing never generates archive.keys
+            store = _gateway(ctx).store
+    except keyring.KeyringError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    steps = lineage(store, dossier, unmask=unmask, actor=_actor(actor))
     if as_json:
         click.echo(json.dumps(steps, ensure_ascii=False, indent=2, default=str))
         return
@@ -152,6 +233,12 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
         detail = step["detail"]
         where = f" → {step['target']}" if step["target"] else ""
         line = f"#{step['seq']} {step['at']} [bold]{step['event']}[/]{where} ({step['outcome'] or '-'})"
+        # Actors and routes are text someone typed: escaped, so that they cannot restyle the view.
+        line += f" by {escape(step['actor'] or '-')}" + (
+            f" (authenticated: {escape(step['authenticated'])})" if step.get("authenticated") else ""
+        )
+        if step.get("other_route"):
+            line += " [yellow]" + escape(f"[route {step['route']}]") + "[/]"
         extras = []
         for name in (
             "content_digest",
@@ -161,6 +248,9 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
             "millis",
             "mode",
             "note",
+            "reason",
+            "expected_digest",
+            "found_digest",
         ):
             if detail.get(name) is not None:
                 extras.append(f"{name}={detail[name]}")
@@ -170,7 +260,7 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
             extras.append("errors=" + ", ".join(f"{e['field']}:{e['rule']}" for e in detail["errors"]))
         if detail.get("error"):
             extras.append(f"error={detail['error']}")
-        console.print(line)
+        console.print(line, soft_wrap=True)
         if extras:
             console.print("    " + " · ".join(str(e) for e in extras))
         for row in detail.get("rows", ()):
@@ -178,8 +268,13 @@ def show(ctx: click.Context, dossier: str, unmask: bool, actor: str | None, as_j
                 f"    queued row {row['row_id']} {row['target']}.{row['operation']} v{row['version']} "
                 f"{row['payload_digest']} ({row['state']})"
             )
-            if row.get("payload") is not None:
+            if row.get("payload_problem"):
+                console.print(f"    [red]payload NOT SHOWN:[/] {row['payload_problem']}")
+            elif row.get("payload") is not None:
                 console.print("    payload: " + json.dumps(row["payload"], ensure_ascii=False))
+        for name, label in (("request", "request"), ("response", "answer")):
+            if step.get(f"{name}_problem"):
+                console.print(f"    [red]{label} NOT SHOWN:[/] {step[f'{name}_problem']}")
         if step.get("response") is not None:
             console.print("    answer: " + json.dumps(step["response"], ensure_ascii=False))
 
@@ -232,9 +327,12 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
     elif made is None:
         console.print("the ledger is empty: nothing to sign")
     else:
+        from lienthong.audit.checkpoints import load_public_key
+        from lienthong.audit.pins import fingerprint
+
         console.print(
-            f"checkpoint seq {made.seq} hash {made.hash[:16]}… signed by key {made.key_id}; "
-            f"appended to {config.checkpoints_file}"
+            f"checkpoint seq {made.seq} hash {made.hash[:16]}… signed by key "
+            f"{fingerprint(load_public_key(config.public_key_file))}; appended to {config.checkpoints_file}"
         )
 
 

@@ -29,6 +29,7 @@ from connectors.targets import Delivery, ItemResult, Target
 from lienthong import outcomes as run_outcomes
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
+from lienthong.audit import integrity as audit_integrity
 from lienthong.clock import utcnow
 from lienthong.errors import CredentialsRefused, FatalError, RetriableError
 from lienthong.jsoncanon import canonical
@@ -243,6 +244,12 @@ class Deliverer:
 
     # --- one batch -----------------------------------------------------------------------------
     def deliver_batch(self, target_name: str, operation: str, rows: list[OutboxRow], owner: str) -> None:
+        rows, refused = audit_integrity.screen(self.store, rows, owner)  # not the certified payload: review
+        with self._lock:
+            for outcome in refused:
+                self.result.add(outcome.state, outcome.error)
+        if not rows:
+            return
         target = self.targets[target_name]
         policy = self.policy(target_name)
         guard = self.guards[target_name]
@@ -342,6 +349,7 @@ class Deliverer:
         self._watch_streak(target_name, operation, rows, outcomes, settled)
         audit = audit_hooks.DeliveryAudit(self.store, rows, outcomes, owner, calls, millis)  # seals answers
         outbox.record_outcomes(self.store, owner, outcomes, audit)
+        audit_hooks.after_batch(self.store, audit)  # a checkpoint every N entries / T seconds
         with self._lock:
             tally.rows += len(rows)
             tally.dead += sum(1 for outcome in outcomes if outcome.state == states.DEAD)

@@ -11,7 +11,16 @@ from lienthong.settings import Settings
 
 
 @pytest.fixture()
-def audited(store, tmp_path):
+def pins_file(tmp_path_factory, monkeypatch):
+    """This test's pins file (outside its data directory): the key its store generates is pinned here."""
+    path = tmp_path_factory.mktemp("pins") / "audit-pinned-keys"
+    monkeypatch.setenv("LIENTHONG_AUDIT_PINNED_KEYS_FILE", str(path))
+    monkeypatch.delenv("LIENTHONG_AUDIT_PINNED_KEYS", raising=False)
+    return path
+
+
+@pytest.fixture()
+def audited(store, tmp_path, pins_file):
     """The store, with its keys and checkpoint file under ``tmp_path`` (not the shared .lienthong/)."""
     attach(store, Settings(data_dir=tmp_path, database_url=store.url, mappings_dir=tmp_path))
     return store

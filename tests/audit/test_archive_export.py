@@ -21,11 +21,15 @@ from lienthong.audit.rekey import rekey
 from lienthong.audit.retention import purge
 from lienthong.audit.verify import verify_export
 from lienthong.clock import utcnow
+from lienthong.jsoncanon import digest
 from lienthong.store.models import ArchivedBody, OutboxRow, StagedRecord
 from lienthong.store.staging import PulledRecord, stage_page
 from tests.audit.conftest import sample_events
 
 CCCD = "083185001234"
+A = digest('{"a":1}')
+B_TEXT = '{"cccd":"083185001234"}'
+B = digest(B_TEXT)
 
 
 def _key(key_id: str) -> str:
@@ -80,7 +84,7 @@ def test_key_rotation_keeps_old_bodies_readable_and_rekey_moves_them(audited, ke
         archive.put_many(
             connection,
             audited,
-            [("sha256:aa", "request", config_for(audited).keyring and _seal(audited, '{"a":1}'))],
+            [(A, "request", _seal(audited, '{"a":1}', kind="request", digest=A))],
         )
     second = _key("k2026")
     use(f"{second},{first}")  # the new key first, the old one kept
@@ -89,28 +93,28 @@ def test_key_rotation_keeps_old_bodies_readable_and_rekey_moves_them(audited, ke
     assert ids == ["k2025", "k2026"]
     with audited.session() as session:
         assert len([json.loads(b) for b in session.execute(select(StagedRecord.body)).scalars()]) == 4
-    assert archive.get(audited, "sha256:aa") == '{"a":1}'
+    assert archive.get(audited, A) == '{"a":1}'
     counts = rekey(audited)
     assert counts["staged_records"] == 2 and counts["audit_archive"] == 1
+    ((rekeyed,),) = _raw(audited, "SELECT body FROM audit_archive")
+    assert rekeyed.startswith(f"enc:3:k2026:request:{A}:")  # still bound to its digest after rotation
     use(second)  # the old key retired
     with audited.session() as session:
         bodies = [json.loads(b) for b in session.execute(select(StagedRecord.body)).scalars()]
     assert sorted(b["n"] for b in bodies) == [0, 1, 2, 3]
-    assert archive.get(audited, "sha256:aa") == '{"a":1}'
+    assert archive.get(audited, A) == '{"a":1}'
 
 
-def _seal(store, text_: str) -> str:
+def _seal(store, text_: str, **binding) -> str:
     from lienthong.audit.config import seal_for
 
-    return seal_for(store, text_)
+    return seal_for(store, text_, **binding)
 
 
 def test_retention_purges_bodies_and_the_chain_still_verifies(audited, keys):
     _stage(audited, 5)
     with audited.engine.begin() as connection:
-        archive.put_many(
-            connection, audited, [("sha256:bb", "request", _seal(audited, '{"cccd":"083185001234"}'))]
-        )
+        archive.put_many(connection, audited, [(B, "request", _seal(audited, B_TEXT))])
         connection.execute(
             text("UPDATE staged_records SET state = 'mapped' WHERE record_key IN ('HS-0', 'HS-1', 'HS-2')")
         )
@@ -131,9 +135,9 @@ def test_retention_purges_bodies_and_the_chain_still_verifies(audited, keys):
     make_checkpoint(audited, config_for(audited))
     counts = purge(audited, 0, "auditor")
     assert counts["archived_bodies"] == 1 and counts["staged_bodies"] == 2
-    assert archive.get(audited, "sha256:bb") is None
+    assert archive.get(audited, B) is None
     with audited.session() as session:
-        assert session.execute(select(ArchivedBody.digest)).scalars().all() == ["sha256:bb"]  # digest stays
+        assert session.execute(select(ArchivedBody.digest)).scalars().all() == [B]  # digest stays
         bodies = dict(session.execute(select(StagedRecord.record_key, StagedRecord.body)).all())
         assert set(session.execute(select(StagedRecord.content_hash)).scalars()) != {None}
     assert bodies["HS-0"] == bodies["HS-1"] == "null"
@@ -185,4 +189,65 @@ def test_an_export_verifies_offline_and_an_edited_line_fails(ledger, tmp_path, f
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    assert verify_export(path, other).reason == "bad signature"
+    assert verify_export(path, other).reason == "unknown key"
+
+
+def _exported(ledger, tmp_path) -> tuple:
+    config = config_for(ledger)
+    make_checkpoint(ledger, config)  # covers seq 20
+    buffer = io.StringIO()
+    export(ledger, buffer, fmt="jsonl")
+    path = tmp_path / "export.jsonl"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path, config.public_key_file, buffer.getvalue().splitlines()
+
+
+def _without(path, lines, drop) -> None:
+    path.write_text(
+        "\n".join(line for i, line in enumerate(lines) if not drop(i, line)) + "\n", encoding="utf-8"
+    )
+
+
+def test_lines_removed_from_an_export_are_named(ledger, tmp_path):
+    path, public_key, lines = _exported(ledger, tmp_path)
+    assert verify_export(path, public_key).ok
+    # An entry in the middle: a gap.
+    _without(path, lines, lambda i, line: '"seq": 9,' in line)
+    broken = verify_export(path, public_key)
+    assert not broken.ok and (broken.broken_seq, broken.reason) == (10, "seq gap")
+    # The signed checkpoints: nothing certifies the window.
+    _without(path, lines, lambda i, line: '"type": "checkpoint"' in line)
+    broken = verify_export(path, public_key)
+    assert (
+        not broken.ok
+        and broken.reason == "unsigned"
+        and "no checkpoint signed by a pinned key" in broken.problem
+    )
+    # The last entries and their checkpoint, the header's count edited to match: its last seq disagrees.
+    header = json.loads(lines[0])
+    header["count"] = 17
+    kept = [json.dumps(header)] + [
+        line for line in lines[1:] if '"type": "entry"' in line and json.loads(line)["seq"] <= 17
+    ]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    broken = verify_export(path, public_key)
+    assert not broken.ok and broken.reason == "truncated" and "seq 20 last" in broken.problem
+    # The header: not an export.
+    _without(path, lines, lambda i, line: i == 0)
+    assert verify_export(path, public_key).reason == "unreadable"
+
+
+def test_an_export_with_no_pin_or_an_unsigned_tail_fails(ledger, tmp_path, pins_file, monkeypatch):
+    path, public_key, lines = _exported(ledger, tmp_path)
+    append_now(ledger, sample_events(6, start=300))
+    buffer = io.StringIO()
+    export(ledger, buffer, fmt="jsonl")  # seq 1..26, the checkpoint at 20: a tail of 6
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    from lienthong.audit.config import Tolerance
+
+    assert verify_export(path, public_key, tolerance=Tolerance(10, 600)).ok
+    tail = verify_export(path, public_key, tolerance=Tolerance(5, 600))
+    assert not tail.ok and (tail.broken_seq, tail.reason) == (21, "unsigned tail")
+    assert verify_export(path, public_key, strict=False, tolerance=Tolerance(5, 600)).ok
+    pins_file.unlink()
+    assert verify_export(path, public_key).reason == "unpinned"

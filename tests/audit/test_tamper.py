@@ -155,3 +155,54 @@ def test_concurrent_appenders_keep_one_gapless_chain(audited):
     assert result.ok, result.problem
     assert result.entries == 4 * 10 * 3 == head(audited)[0]
     assert read_file(config_for(audited).checkpoints_file)[-1].seq == 120
+
+
+EDITS = [
+    ("seq", "77", "seq gap"),  # found at seq 8: "expected seq 7"
+    ("at", "'2020-01-01 00:00:00.000000'", "edited"),
+    ("event", "'mapped'", "edited"),
+    ("route", "'other_route'", "edited"),
+    ("record_key", "'000.00.01.H01-250101-9999'", "edited"),
+    ("target", "'bhxh'", "edited"),
+    ("operation", "'XoaHoSo'", "edited"),
+    ("mapping_version", "'sha256:forged'", "edited"),
+    ("actor", "'someone-else'", "edited"),
+    ("outcome", "'dead'", "edited"),
+    ("detail", "'{}'", "edited"),
+    ("prev_hash", "'" + "1" * 64 + "'", "broken link"),
+    ("hash", "'" + "2" * 64 + "'", "edited"),
+]
+
+
+def test_an_edit_to_any_field_is_named(ledger):
+    """Every column of an entry is covered: its content by the hash, its place by seq and prev_hash.
+    One ledger: each edit is verified, then undone (the untouched ledger verifies between edits)."""
+    make_checkpoint(ledger, config_for(ledger))
+    assert {column for column, _, _ in EDITS} >= set(canonical.FIELDS) | {"prev_hash", "hash"}
+    for column, value, reason in EDITS:
+        original = _row(ledger, 7)
+        _sql(ledger, f"UPDATE audit_ledger SET {column} = {value} WHERE seq = 7")  # noqa: S608 - test constants
+        result = verify_ledger(ledger)
+        at = 8 if column == "seq" else 7
+        assert not result.ok and (result.broken_seq, result.reason) == (at, reason), (column, result.problem)
+        assert "seq 7" in result.problem
+        where = "seq = 77" if column == "seq" else "seq = 7"
+        _sql(ledger, f"UPDATE audit_ledger SET {column} = :v WHERE {where}", v=original[column])  # noqa: S608
+        assert verify_ledger(ledger).ok, column
+
+
+def test_a_truncation_that_leaves_the_head_row_is_named(ledger):
+    """Entries after the checkpoint deleted, the head row left as it was: the head row names the loss."""
+    make_checkpoint(ledger, config_for(ledger))  # signs seq 20
+    append_now(ledger, sample_events(3, start=40))
+    _sql(ledger, "DELETE FROM audit_ledger WHERE seq > 21")
+    result = verify_ledger(ledger)
+    assert not result.ok and (result.broken_seq, result.reason) == (22, "truncated")
+    assert "head row says seq 23" in result.problem
+
+
+def test_a_deleted_head_row_is_named(ledger):
+    make_checkpoint(ledger, config_for(ledger))
+    _sql(ledger, "DELETE FROM audit_head")
+    result = verify_ledger(ledger)
+    assert not result.ok and "head row says seq 0" in result.problem
