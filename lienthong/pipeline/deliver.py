@@ -29,7 +29,7 @@ from connectors.targets import Delivery, ItemResult, Target
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
-from lienthong.errors import CredentialsRefused, FatalError, RetriableError
+from lienthong.errors import FatalError, RetriableError, StopRun
 from lienthong.jsoncanon import canonical
 from lienthong.store import outbox
 from lienthong.store.db import Store
@@ -224,7 +224,7 @@ class Deliverer:
                 if guard.failed(str(exc)):
                     self._note_breaker(target_name, "circuit opened")
                 raise
-            except CredentialsRefused as exc:
+            except StopRun as exc:
                 guard.failed(str(exc))
                 raise
             guard.succeeded()
@@ -256,7 +256,7 @@ class Deliverer:
                 )
                 for row in rows
             ]
-        except CredentialsRefused:
+        except StopRun:
             # Not the records' fault: give every row back untouched and fail the run loudly.
             outbox.release(self.store, owner, [row.id for row in rows])
             raise
