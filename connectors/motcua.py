@@ -243,7 +243,7 @@ class MotcuaSource:
                 )
             last = body.get("last", True) or len(content) < self.page_size
             if not last:
-                guard.check(content, page_number)
+                guard.check(content, page_number, params.get("updated-from"))
             fresh = [record for record in content if not mark.already_seen(record)]
             new_mark = mark.advance(content)
             yield Page(records=fresh, mark=new_mark, total=body.get("totalElements"))
@@ -262,7 +262,9 @@ class _PagingGuard:
     A page makes progress when it holds a record past the newest ``updatedDate`` of this pull, or one
     at that instant whose id this pull has not seen yet.  Only the ids at the newest instant are kept,
     so memory stays bounded by the longest run of equal timestamps, and such a run, stepped through by
-    page number, still progresses page by page.
+    page number, still progresses page by page.  The first page after the keyset moved may repeat the
+    previous one (a run of equal timestamps that filled it is asked for again from its own instant
+    before it is stepped through): one page without progress is allowed each time ``updated-from`` moves forward.
     """
 
     def __init__(self, source: str) -> None:
@@ -270,9 +272,16 @@ class _PagingGuard:
         self.edge: datetime | None = None
         self.ids_at_edge: set[str] = set()
         self.pages = 0
+        self.position: datetime | None = None
 
-    def check(self, content: list[dict[str, Any]], page_number: int) -> None:
+    def check(self, content: list[dict[str, Any]], page_number: int, updated_from: str | None) -> None:
         self.pages += 1
+        # Moved: the request starts past every position this pull asked from before (a source that
+        # sends the keyset back and forth does not earn a free page each time).
+        at = parse_source_time(updated_from) if updated_from else None
+        moved = at is not None and (self.position is None or at > self.position)
+        if moved:
+            self.position = at
         progressed = False
         for record in content:
             at = parse_source_time(record["updatedDate"])
@@ -283,7 +292,7 @@ class _PagingGuard:
             elif at == self.edge and key not in self.ids_at_edge:
                 self.ids_at_edge.add(key)
                 progressed = True
-        if not progressed:
+        if not progressed and not (moved and page_number == 0):
             raise CounterpartError(
                 f"{self.source}: page {page_number} (request {self.pages} of this pull) brought no record "
                 "not already seen, yet says more follow; the pull stops here (nothing after it is lost: "

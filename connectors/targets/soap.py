@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import jmespath
 from zeep import Client, Settings
 from zeep.cache import InMemoryCache
-from zeep.exceptions import Fault, ValidationError
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, TransportError, ValidationError
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
@@ -36,7 +37,7 @@ from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import TargetSpec
 from connectors.targets.templates import render
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, FatalError, RetriableError
+from lienthong.errors import ConfigError, CounterpartError, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 # zeep's transport logs every HTTP request and answer whole at DEBUG: the WS-Security password and the
@@ -152,7 +153,15 @@ class SoapTarget(Target):
                 try:
                     client = Client(self.location, transport=transport, settings=SAFE_XML, wsse=self.wsse)
                 except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
-                    place = f"{self.name}: WSDL could not be loaded from {origin(self.location)}"
+                    remote = urlsplit(self.location).scheme in ("http", "https")
+                    where = origin(self.location) if remote else "the mapping folder"
+                    place = f"{self.name}: WSDL could not be loaded from {where}"
+                    if isinstance(exc, ZeepError) and not isinstance(exc, (Fault, TransportError)):
+                        # The document itself is refused (DOCTYPE, external reference, not XML):
+                        # fetching it again brings the same document.
+                        verdict = answers.of_exception(exc, write=False)
+                        reason = verdict.reason if verdict else f"not a usable WSDL ({type(exc).__name__})"
+                        raise CounterpartError(f"{place}: {reason}", target=self.name) from None
                     raise answers.error_for(exc, place, target=self.name, write=False) from None
                 _CLIENTS[key] = client
             else:
