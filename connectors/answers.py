@@ -223,14 +223,15 @@ def of_exception(exc: BaseException, *, write: bool = True) -> Verdict | None:
         return Verdict(Action.STOP_RUN, "the configured URL cannot be used")
     if isinstance(exc, requests.exceptions.SSLError):
         return Verdict(Action.RETRY, "unreachable (TLS handshake or certificate refused)")
-    if isinstance(exc, requests.ConnectTimeout) or _has(chain, urllib3.exceptions.ConnectTimeoutError):
-        return Verdict(Action.RETRY, "unreachable (no connection within the connect timeout)")
     if _has(chain, urllib3.exceptions.NameResolutionError):
         return Verdict(Action.RETRY, "unreachable (host name not resolved)")
     if _has(chain, ConnectionRefusedError):
         return Verdict(Action.RETRY, "unreachable (connection refused)")
     if _has(chain, urllib3.exceptions.NewConnectionError):
         return Verdict(Action.RETRY, "unreachable (no connection)")
+    # After the three above: urllib3's NewConnectionError is itself a ConnectTimeoutError.
+    if isinstance(exc, requests.ConnectTimeout) or _has(chain, urllib3.exceptions.ConnectTimeoutError):
+        return Verdict(Action.RETRY, "unreachable (no connection within the connect timeout)")
     if isinstance(exc, requests.Timeout):
         return Verdict(_maybe(write), "no answer in time")
     if isinstance(exc, requests.ConnectionError):
