@@ -59,7 +59,9 @@ class Verdict:
 
     def error(self, place: str, *, target: str | None = None) -> DeliveryError:
         """The error of this verdict; ``place`` names where (``dvcqg.DongBoHoSoMC (http://h:80)``)."""
-        message = f"{place}: {self.reason}"
+        # "token endpoint http://127.0.0.1:9/… unreachable (connection refused)": reads as one sentence.
+        joint = " " if self.reason.startswith("unreachable") else ": "
+        message = f"{place}{joint}{self.reason}"
         if self.action is Action.STOP_RUN:
             cls = CredentialsRefused if self.credentials else CounterpartError
             return cls(message, target=target, status=self.status)

@@ -252,7 +252,6 @@ class TimeoutSession(requests.Session):
         self.timeouts = timeouts
         self.limits = limits or Limits()
         self.verify = verify
-        self.trust_env = False  # no proxy or netrc credentials picked up from the environment
         self.headers["User-Agent"] = USER_AGENT
         adapter = _WatchedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self.mount("http://", adapter)
