@@ -358,3 +358,23 @@ def test_a_run_of_equal_timestamps_longer_than_a_page_is_still_read_whole():
         assert sorted(rest) == sorted(r["id"] for r in records[150:])
         assert [r for page in source.pages("dossiers", mark) for r in page.records] == []
         source.close()
+
+
+def _gzip_bomb(size: int) -> bytes:
+    import zlib
+
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: a gzip stream
+    zeros = b"\0" * (1 << 20)
+    parts = [packer.compress(zeros) for _ in range(size >> 20)]
+    return b"".join(parts) + packer.flush()
+
+
+def test_a_compressed_answer_counts_at_its_real_size():
+    bomb = _gzip_bomb(64 * MIB)  # about 64 KiB on the wire
+    reply = Reply(200, bomb, {"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    with Hostile(lambda r: TOKEN if "token" in r.path else reply) as hostile, PeakRss() as rss:
+        source = motcua_source(hostile.url, limits={"max_body_mib": 8})
+        with pytest.raises(RetriableError, match=f"cap of {8 * MIB} bytes"):
+            next(source.pages("dossiers"))
+        source.close()
+    assert len(bomb) < 2 * MIB and rss.growth_mib < 60, rss.growth_mib
