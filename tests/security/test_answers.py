@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from connectors import answers
 from connectors.answers import Action
 from connectors.http import RedirectRefused, SchemeRefused, Timeouts, make_session
-from connectors.targets import Delivery, load_spec
+from connectors.targets import Delivery, load_spec, open_target
 from connectors.targets.soap import SoapTarget
 from lienthong.connections import connection_json, get_connection
 from lienthong.errors import (
@@ -264,3 +264,13 @@ def test_doctype_answers_count_as_attempts_and_open_the_breaker(cluster, gateway
     state = TargetGuard(gateway.store, "bhxh", spec.breaker, spec.rate_limit).state()
     assert state["breaker"] != "closed"  # five failed calls in a row open it
     assert len(posts) <= spec.breaker.failures + 3  # then the calls stop
+
+
+def test_a_wsdl_with_a_doctype_stops_the_run(monkeypatch):
+    wsdl = DOCTYPE_ANSWER.replace(b"soap:Envelope", b"definitions")
+    with Hostile(lambda r: Reply(200, wsdl, {"Content-Type": "text/xml"})) as hostile:
+        monkeypatch.setenv("AIRFLOW_CONN_BHXH", connection_json(hostile.url, "lienthong-demo", "pw"))
+        with pytest.raises(
+            CounterpartError, match="WSDL could not be loaded from http://127.0.0.1:.*DOCTYPE"
+        ):
+            open_target("bhxh", MAPPINGS)
