@@ -26,7 +26,7 @@ from simulators.motcua import MotcuaApp
 from simulators.server import RunningSimulator
 from tests.connectors.test_rest_target import hoso
 from tests.connectors.test_soap_target import registration
-from tests.security.hostile import Collector, Hostile, redirect
+from tests.security.hostile import Collector, Hostile, Reply, redirect
 
 MAPPINGS = PACKAGE_ROOT / "mappings"
 STATUSES = [301, 302, 303, 307, 308]
@@ -153,3 +153,29 @@ def test_a_route_run_behind_a_redirecting_portal_acknowledges_nothing(
     assert states.get("retry_scheduled", 0) > 0 and attempts >= 1
     assert collector.requests == []
     assert summary.deliver is not None and summary.deliver.outcomes.get("acknowledged", 0) == 0
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_a_rest_target_without_answer_codes_acknowledges_no_redirect(
+    tmp_path, collector, monkeypatch, status
+):
+    """With no ``response`` section the HTTP status alone decides: a 3xx must not read as success."""
+    folder = tmp_path / "mappings"
+    (folder / "targets").mkdir(parents=True)
+    (folder / "targets" / "bare.yaml").write_text(
+        "target: bare\nkind: rest\nconnection: bare\nrequest: {method: POST, path: /in}\n"
+        "operations: {put: {batch_size: 2}}\n",
+        encoding="utf-8",
+    )
+    answers = {"/in": redirect(status, f"http://localhost:{collector.port}/in")}
+    with Hostile(lambda r: answers.get(r.path)) as front:
+        monkeypatch.setenv("AIRFLOW_CONN_BARE", connection_json(front.url))
+        target = open_target("bare", folder)
+        try:
+            with pytest.raises(RetriableError) as caught:
+                target.send("put", [Delivery(1, "a", {"n": 1}, False), Delivery(2, "b", {"n": 2}, False)])
+            answers["/in"] = Reply(200, b"")
+            assert [r.ok for r in target.send("put", [Delivery(3, "c", {"n": 3}, False)])] == [True]
+        finally:
+            target.close()
+    _assert_refused(caught.value, status, collector)
