@@ -44,7 +44,7 @@ class Timeouts:
 
     connect: float = 5.0
     read: float = 30.0
-    total: float | None = None  # None: connect + 2 × read
+    total: float | None = None  # None: connect + 2 × read, at least 60 s
 
     @classmethod
     def from_config(cls, data: dict[str, Any] | None) -> Timeouts:
@@ -61,7 +61,8 @@ class Timeouts:
 
     @property
     def deadline(self) -> float:
-        return self.total if self.total is not None else self.connect + 2 * self.read
+        # A short read timeout says "answer promptly", not "finish a large answer within seconds".
+        return self.total if self.total is not None else max(60.0, self.connect + 2 * self.read)
 
 
 @dataclass(frozen=True)

@@ -378,3 +378,9 @@ def test_a_compressed_answer_counts_at_its_real_size():
             next(source.pages("dossiers"))
         source.close()
     assert len(bomb) < 2 * MIB and rss.growth_mib < 60, rss.growth_mib
+
+
+def test_the_default_deadline():
+    assert Timeouts().deadline == 65  # connect 5 + 2 × read 30
+    assert Timeouts(connect=2, read=0.5).deadline == 60  # a short read timeout is no short deadline
+    assert Timeouts.from_config({"connect": 1, "read": 1, "total": 7}).deadline == 7
