@@ -18,10 +18,12 @@ from typing import Any
 
 import requests
 
-from connectors.http import Timeouts, make_session, retry_after_seconds
+from connectors import answers
+from connectors.answers import Action
+from connectors.http import Limits, Timeouts, clean_token, make_session, origin, retry_after_seconds
 from connectors.retry import RetryPolicy
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, FatalError, RetriableError
+from lienthong.errors import ConfigError, CounterpartError, CredentialsRefused, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
             return self._token
 
     def _fetch(self) -> None:
+        place = f"token endpoint {origin(self.token_url)}/…"
         try:
             answer = self.session.post(
                 self.token_url,
@@ -100,25 +103,35 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
                     "client_secret": self.client_secret,
                 },
             )
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"token endpoint unreachable: {type(exc).__name__}", target="motcua"
-            ) from exc
-        if answer.status_code in (400, 401, 403):
-            raise FatalError(
-                f"token endpoint refused the client credentials of {self.client_id!r} (HTTP {answer.status_code})",
+        except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+            raise answers.error_for(exc, place, target="motcua", write=False) from None
+        verdict = answers.of_status(answer.status_code, write=False, retry_after=retry_after_seconds(answer))
+        if verdict is not None and verdict.action is not Action.RETRY:
+            # 400 (invalid_client), 401, 403: the client credentials are refused, whatever the code.
+            raise CredentialsRefused(
+                f"{place}: refused the client credentials of {self.client_id!r} (HTTP {answer.status_code})",
                 target="motcua",
                 status=answer.status_code,
             )
-        if answer.status_code >= 300:
-            raise RetriableError(
-                f"token endpoint answered HTTP {answer.status_code}",
+        if verdict is not None:
+            raise verdict.error(place, target="motcua")
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        token = clean_token(body.get("access_token")) if isinstance(body, dict) else None
+        if token is None:
+            raise CounterpartError(
+                f"{place}: the answer holds no usable access_token (missing, empty, or with spaces or "
+                "control characters; its value is not shown)",
                 target="motcua",
-                status=answer.status_code,
             )
-        body = answer.json()
-        lifetime = float(body.get("expires_in") or 60)
-        self._token = body["access_token"]
+        try:
+            lifetime = float(body.get("expires_in") or 60)
+        except (TypeError, ValueError):
+            lifetime = 60.0
+        lifetime = min(max(lifetime, 1.0), 24 * 3600.0)
+        self._token = token
         # Refresh a little early (10% or 30 s, whichever is smaller) so a request never races expiry.
         self._expires_at = time.monotonic() + lifetime - min(30.0, lifetime * 0.1)
         self.grants += 1
@@ -146,7 +159,13 @@ class MotcuaSource:
         self.base_url = connection.base_url
         self.page_size = page_size
         self.retry = retry or RetryPolicy(in_call_attempts=5, max_in_call_wait=10.0, max_elapsed=60.0)
-        self.session = make_session(timeouts or Timeouts(connect=5, read=60), pool_size=4)
+        timeouts = timeouts or Timeouts.from_config(
+            {"connect": 5, "read": 60, **(connection.extra.get("timeouts") or {})}
+        )
+        limits = Limits.from_config(
+            connection.extra.get("limits"), where=f"connection {connection.conn_id}: limits"
+        )
+        self.session = make_session(timeouts, pool_size=4, limits=limits)
         token_url = self.base_url + str(connection.extra.get("token_path", DEFAULT_TOKEN_PATH))
         self.auth = OAuth2ClientCredentials(self.session, token_url, connection.login, connection.password)
 
@@ -155,24 +174,27 @@ class MotcuaSource:
 
     # --- requests --------------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        url = self.base_url + path
+        place = f"one-stop system {origin(url)}: GET {path}"
+
         def attempt() -> requests.Response:
             try:
-                answer = self.session.get(self.base_url + path, params=params, auth=self.auth)
-            except requests.RequestException as exc:
-                raise RetriableError(f"GET {path}: {type(exc).__name__}", target="motcua") from exc
+                answer = self.session.get(url, params=params, auth=self.auth)
+            except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+                raise answers.error_for(exc, place, target="motcua", write=False) from None
             if answer.status_code == 401:
                 # The token expired early or was revoked: fetch a new one and try again.
                 self.auth.invalidate()
                 raise RetriableError(
-                    f"GET {path}: token refused, fetching a new one", target="motcua", status=401
+                    f"{place}: token refused, fetching a new one", target="motcua", status=401
                 )
-            if answer.status_code == 429 or answer.status_code >= 500:
-                raise RetriableError(
-                    f"GET {path}: HTTP {answer.status_code}",
-                    target="motcua",
-                    status=answer.status_code,
-                    retry_after=retry_after_seconds(answer),
-                )
+            if answer.status_code == 404:
+                return answer  # a record no longer at the source: the caller decides
+            verdict = answers.of_status(
+                answer.status_code, write=False, retry_after=retry_after_seconds(answer)
+            )
+            if verdict is not None:
+                raise verdict.error(place, target="motcua")
             return answer
 
         return self.retry.call(attempt)
@@ -182,8 +204,13 @@ class MotcuaSource:
         answer = self._get(f"{_resource_path(resource)}/{source_id}")
         if answer.status_code == 404:
             return None
-        _raise_for_status(answer, resource)
-        return answer.json()
+        body = _json(answer, f"one-stop system {origin(self.base_url)}: {resource} {source_id}")
+        if not isinstance(body, dict):
+            raise CounterpartError(
+                f"one-stop system {origin(self.base_url)}: a {resource} record is not a JSON object",
+                target="motcua",
+            )
+        return body
 
     def pages(
         self, resource: str, mark: KeysetMark | None = None, until: str | None = None
@@ -191,26 +218,108 @@ class MotcuaSource:
         """Yield pages of records newer than ``mark`` (and not after ``until``), in source order."""
         mark = mark or KeysetMark()
         page_number = 0
+        guard = _PagingGuard(f"one-stop system {origin(self.base_url)} ({resource})")
         while True:
             params: dict[str, Any] = {"page": page_number, "size": self.page_size, "sort": "updatedDate,asc"}
             if mark.updated:
                 params["updated-from"] = mark.updated
             if until:
                 params["updated-to"] = until
-            answer = self._get(f"{_resource_path(resource)}/search", params)
-            _raise_for_status(answer, resource)
-            body = answer.json()
-            content: list[dict[str, Any]] = body.get("content") or []
+            path = f"{_resource_path(resource)}/search"
+            answer = self._get(path, params)
+            if answer.status_code == 404:
+                raise CounterpartError(
+                    f"one-stop system {origin(self.base_url)}: GET {path}: HTTP 404 (wrong base URL?)",
+                    target="motcua",
+                    status=404,
+                )
+            body = _json(answer, f"one-stop system {origin(self.base_url)}: {resource} page {page_number}")
+            content = body.get("content") if isinstance(body, dict) else None
+            if not isinstance(content, list) or not all(_is_record(r) for r in content):
+                raise CounterpartError(
+                    f"one-stop system {origin(self.base_url)}: {resource} page {page_number} is not a list "
+                    "of records with id and updatedDate",
+                    target="motcua",
+                )
+            last = body.get("last", True) or len(content) < self.page_size
+            if not last:
+                guard.check(content, page_number, params.get("updated-from"))
             fresh = [record for record in content if not mark.already_seen(record)]
             new_mark = mark.advance(content)
             yield Page(records=fresh, mark=new_mark, total=body.get("totalElements"))
-            if body.get("last", True) or len(content) < self.page_size:
+            if last:
                 return
             if new_mark.updated == mark.updated:
                 page_number += 1  # a run of equal timestamps longer than a page: step through it
             else:
                 page_number = 0
             mark = new_mark
+
+
+class _PagingGuard:
+    """Ends a pull whose pages stop bringing anything new (a source that says ``last: false`` forever).
+
+    A page makes progress when it holds a record past the newest ``updatedDate`` of this pull, or one
+    at that instant whose id this pull has not seen yet.  Only the ids at the newest instant are kept,
+    so memory stays bounded by the longest run of equal timestamps, and such a run, stepped through by
+    page number, still progresses page by page.  The first page after the keyset moved may repeat the
+    previous one (a run of equal timestamps that filled it is asked for again from its own instant
+    before it is stepped through): one page without progress is allowed each time ``updated-from`` moves forward.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.edge: datetime | None = None
+        self.ids_at_edge: set[str] = set()
+        self.pages = 0
+        self.position: datetime | None = None
+
+    def check(self, content: list[dict[str, Any]], page_number: int, updated_from: str | None) -> None:
+        self.pages += 1
+        # Moved: the request starts past every position this pull asked from before (a source that
+        # sends the keyset back and forth does not earn a free page each time).
+        at = parse_source_time(updated_from) if updated_from else None
+        moved = at is not None and (self.position is None or at > self.position)
+        if moved:
+            self.position = at
+        progressed = False
+        for record in content:
+            at = parse_source_time(record["updatedDate"])
+            key = str(record["id"])
+            if self.edge is None or at > self.edge:
+                self.edge, self.ids_at_edge = at, {key}
+                progressed = True
+            elif at == self.edge and key not in self.ids_at_edge:
+                self.ids_at_edge.add(key)
+                progressed = True
+        if not progressed and not (moved and page_number == 0):
+            raise CounterpartError(
+                f"{self.source}: page {page_number} (request {self.pages} of this pull) brought no record "
+                "not already seen, yet says more follow; the pull stops here (nothing after it is lost: "
+                "the watermark stays at the last staged page)",
+                target="motcua",
+            )
+
+
+def _is_record(value: Any) -> bool:
+    if (
+        not isinstance(value, dict)
+        or value.get("id") is None
+        or not isinstance(value.get("updatedDate"), str)
+    ):
+        return False
+    try:
+        parse_source_time(value["updatedDate"])
+    except ValueError:
+        return False
+    return True
+
+
+def _json(answer: requests.Response, place: str) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        raise CounterpartError(f"{place}: the answer is not JSON", target="motcua") from None
 
 
 def _resource_path(resource: str) -> str:
@@ -220,12 +329,3 @@ def _resource_path(resource: str) -> str:
         raise ConfigError(
             f"unknown source resource {resource!r}; known: {', '.join(RESOURCE_PATHS)}"
         ) from None
-
-
-def _raise_for_status(answer: requests.Response, resource: str) -> None:
-    if answer.status_code >= 400:
-        raise FatalError(
-            f"one-stop system refused the {resource} request: HTTP {answer.status_code} {answer.text[:200]}",
-            target="motcua",
-            status=answer.status_code,
-        )

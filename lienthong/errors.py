@@ -6,10 +6,21 @@
 * :class:`RecordError`: this record only. Quarantine it and go on with the others;
   :class:`MappingError` is the usual one and lists every :class:`FieldError` of the record at once, so
   one fix-and-replay round is enough.
-* :class:`RetriableError`: a delivery failed in a way that may pass later (timeout, HTTP 503,
-  ``soap:Server``, portal ``-500``). Retry with backoff, honouring ``retry_after`` when the target said.
-* :class:`FatalError`: a delivery the target refused for good (bad request, ``soap:Client`` fault).
-  Retrying cannot help: the outbox row goes ``dead`` until a person replays it.
+* :class:`DeliveryError` and its three *siblings*, one per next action (``connectors/answers.py``
+  decides which, for every answer and transport failure of every connector):
+
+  - :class:`RetriableError`: a call failed in a way that may pass later (timeout, HTTP 503,
+    ``soap:Server``, portal ``-500``, a refused redirect, an oversized or overdue answer). Retry with
+    backoff, honouring ``retry_after``; ``outcome_unknown`` when the write may have taken effect.
+  - :class:`FatalError`: the target refused *this row* for good (bad request, ``soap:Client`` /
+    ``soap:Sender`` fault). Retrying cannot help: the outbox row goes ``dead`` until a person replays it.
+  - :class:`StopRun`: nothing will pass until a person acts (credentials refused:
+    :class:`CredentialsRefused`; a counterpart that misbehaves or a wrong endpoint:
+    :class:`CounterpartError`). The run fails; rows stay ``pending``, never ``dead``.
+
+  They are siblings, not parent and child, so the order of ``except`` clauses cannot decide the
+  outcome (``CredentialsRefused`` used to be a ``FatalError``: a caller catching ``FatalError`` first
+  marked rows dead for a wrong password).
 
 Messages never carry secrets nor the offending value when it may be personal data (identity numbers,
 phone numbers, names): they say "got 11 characters", not the digits, because they end up in logs,
@@ -153,9 +164,18 @@ class FatalError(DeliveryError):
     """The target refused for good: do not retry (the row goes ``dead``; a person replays it)."""
 
 
-class CredentialsRefused(FatalError):
+class StopRun(DeliveryError):
+    """Nothing will pass until a person acts: the run fails and every row of the call stays pending."""
+
+
+class CredentialsRefused(StopRun):
     """The target refused the gateway's credentials: every row of the call fails alike, so the call is
     not retried record by record (that would only repeat the refusal once per record)."""
+
+
+class CounterpartError(StopRun):
+    """The counterpart or its configured endpoint is wrong (a source that pages forever, an endpoint
+    that does not exist, a URL that cannot be used): stop and tell the operator, lose nothing."""
 
 
 def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
@@ -164,6 +184,7 @@ def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]
 
 __all__ = [
     "ConfigError",
+    "CounterpartError",
     "CredentialsRefused",
     "DeliveryError",
     "FatalError",
@@ -172,4 +193,5 @@ __all__ = [
     "MappingError",
     "RecordError",
     "RetriableError",
+    "StopRun",
 ]

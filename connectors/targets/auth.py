@@ -14,10 +14,12 @@ from typing import Any
 import jmespath
 import requests
 
-from connectors.http import retry_after_seconds
+from connectors import answers
+from connectors.answers import Action
+from connectors.http import clean_token, origin, retry_after_seconds
 from connectors.targets.templates import render
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, CredentialsRefused, RetriableError
+from lienthong.errors import ConfigError, CredentialsRefused
 
 AUTH_TYPES = ("none", "basic", "bearer", "session_login")
 SESSION_KEYS = {"type", "method", "path", "headers", "json", "token", "success", "expired"}
@@ -81,12 +83,18 @@ class BearerAuth(Auth):
                 f"targets/{target}.yaml: auth.type bearer takes the token from the connection's password, "
                 f"and connection {connection.conn_id!r} has none"
             )
+        self._token = clean_token(connection.password)
+        if self._token is None:
+            raise ConfigError(
+                f"targets/{target}.yaml: the bearer token of connection {connection.conn_id!r} contains "
+                "spaces or control characters (its value is not shown)"
+            )
 
     def apply(self, kwargs: dict[str, Any]) -> None:
-        kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {self.connection.password}"
+        kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {self._token}"
 
     def apply_to_session(self, session: requests.Session) -> None:
-        session.headers["Authorization"] = f"Bearer {self.connection.password}"
+        session.headers["Authorization"] = f"Bearer {self._token}"
 
 
 class SessionLoginAuth(Auth):
@@ -133,19 +141,15 @@ class SessionLoginAuth(Auth):
             kwargs["headers"] = {k: str(v) for k, v in render(self.config["headers"], context).items()}
         if "json" in self.config:
             kwargs["json"] = render(self.config["json"], context)
+        place = f"{self.target}: login failed: {origin(url)}"
         try:
             answer = self.session.request(self.config.get("method", "POST"), url, **kwargs)
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"{self.target}: login failed: {type(exc).__name__}", target=self.target
-            ) from exc
-        if answer.status_code == 429 or answer.status_code >= 500:
-            raise RetriableError(
-                f"{self.target}: login answered HTTP {answer.status_code}",
-                target=self.target,
-                status=answer.status_code,
-                retry_after=retry_after_seconds(answer),
-            )
+        except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+            # A login changes nothing at the target: a lost answer is just a failed attempt.
+            raise answers.error_for(exc, place, target=self.target, write=False) from None
+        verdict = answers.of_status(answer.status_code, write=False, retry_after=retry_after_seconds(answer))
+        if verdict is not None and verdict.action is Action.RETRY:
+            raise verdict.error(place, target=self.target)
         try:
             body = answer.json()
         except ValueError:
@@ -153,7 +157,8 @@ class SessionLoginAuth(Auth):
         ok = answer.status_code < 300 and (
             self._success_path is None or str(self._success_path.search(body)) in self._success_values
         )
-        token = self._token_path.search(body) if isinstance(body, dict) else None
+        found = self._token_path.search(body) if isinstance(body, dict) else None
+        token = clean_token(found) if isinstance(found, (str, int)) else None
         if not ok or not token:
             message = body.get("message") if isinstance(body, dict) else None
             # Refused credentials are the operator's to fix, not the records' fault: the rows stay
@@ -165,7 +170,7 @@ class SessionLoginAuth(Auth):
                 status=answer.status_code,
             )
         self.logins += 1
-        return str(token)
+        return token
 
 
 def build_auth(

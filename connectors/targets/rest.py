@@ -1,7 +1,10 @@
 """The generic REST/JSON target (kind ``rest``): request template, answer codes, per-item results.
 
 How an answer is read (all of it from the target file):
-- HTTP 429 / 5xx / no answer → retry (``Retry-After`` honoured); other 4xx → permanent;
+- the HTTP status and any transport failure are classified by :mod:`connectors.answers` (one table
+  for every connector): 429 / 503 → retry (``Retry-After`` honoured), 500 / 502 / 504 / lost answer
+  → retry with the outcome unknown, 401 / 403 → credentials refused (the run stops, rows stay
+  pending), other 4xx → permanent; a 3xx is never followed and never acknowledged;
 - an answer whose code says the session expired → log in again and resend, once;
 - per-item results (``response.items``) decide row by row: success, "exists" (a create of a key the
   target already has: resend that row as an update), retryable, or a permanent field error;
@@ -17,7 +20,9 @@ from typing import Any
 import jmespath
 import requests
 
-from connectors.http import make_session, retry_after_seconds
+from connectors import answers
+from connectors.answers import Action
+from connectors.http import make_session, origin, retry_after_seconds
 from connectors.targets.auth import build_auth, connection_context
 from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import OperationSpec, TargetSpec
@@ -59,7 +64,9 @@ class RestTarget(Target):
         self.item_message = jmespath.compile(response.get("item_message", "message"))
         self.success = {str(v) for v in response.get("success", ["0"])}
         self.retryable = {str(v) for v in response.get("retryable", [])}
-        self.session = make_session(spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls)
+        self.session = make_session(
+            spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls, limits=spec.limits
+        )
         self.auth = build_auth(raw.get("auth"), connection, self.session, spec.name)
         self.calls = 0
 
@@ -90,73 +97,43 @@ class RestTarget(Target):
             kwargs["json"] = body
             self.auth.apply(kwargs)
             url = self.connection.base_url + render(template["path"], context)
+            place = f"{self.name}.{op.name} ({origin(url)})"
             try:
                 self.calls += 1
                 answer = self.session.request(template.get("method", "POST"), url, **kwargs)
-            except requests.ConnectionError as exc:
-                # Refused or unreachable before anything was sent: certainly not applied.  Anything
-                # else (reset or closed mid-answer) may have been applied.
-                unknown = not isinstance(exc, requests.ConnectTimeout) and not _refused_before_sending(exc)
-                raise RetriableError(
-                    f"{self.name}.{op.name}: connection failed ({type(exc).__name__})",
-                    target=self.name,
-                    outcome_unknown=unknown,
-                ) from exc
-            except requests.Timeout as exc:
-                raise RetriableError(
-                    f"{self.name}.{op.name}: no answer in time ({type(exc).__name__})",
-                    target=self.name,
-                    outcome_unknown=True,
-                ) from exc
-            except requests.RequestException as exc:
-                raise RetriableError(
-                    f"{self.name}.{op.name}: request failed ({type(exc).__name__})", target=self.name
-                ) from exc
-            decoded = self._decode(op, answer)
-            if self.auth.is_expired(answer.status_code, decoded.body):
+            except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+                raise answers.error_for(exc, place, target=self.name) from None
+            verdict = answers.of_status(answer.status_code, retry_after=retry_after_seconds(answer))
+            decoded = self._decode(answer) if verdict is None or verdict.action is Action.REJECT else None
+            expired = (verdict is not None and verdict.credentials and answer.status_code == 401) or (
+                decoded is not None and self.auth.is_expired(answer.status_code, decoded.body)
+            )
+            if expired:
                 if attempt == 0 and self.auth.can_renew:
                     log.info("%s: session expired, logging in again", self.name)
                     self.auth.invalidate(token)
                     continue
+                detail = decoded.message if decoded is not None else None
                 raise CredentialsRefused(
-                    f"{self.name}.{op.name}: credentials refused (HTTP {answer.status_code})"
-                    + (f": {decoded.message}" if decoded.message else ""),
+                    f"{place}: credentials refused (HTTP {answer.status_code})"
+                    + (f": {detail}" if detail else ""),
                     target=self.name,
                     status=answer.status_code,
                 )
+            if verdict is not None:
+                error = verdict.error(place, target=self.name)
+                if decoded is not None and decoded.message:
+                    error.message += f": {decoded.message}"
+                raise error
+            assert decoded is not None
             return decoded
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _decode(self, op: OperationSpec, answer: requests.Response) -> _Answer:
-        status = answer.status_code
-        if status == 429 or status >= 500:
-            raise RetriableError(
-                f"{self.name}.{op.name}: HTTP {status}",
-                target=self.name,
-                status=status,
-                retry_after=retry_after_seconds(answer),
-                # 429 and 503 refuse the request; a 500, 502 or 504 may come after it took effect.
-                outcome_unknown=status in (500, 502, 504),
-            )
+    def _decode(self, answer: requests.Response) -> _Answer:
         try:
             body = answer.json() if answer.content else None
         except ValueError:
             body = None
-        if status == 403:
-            raise CredentialsRefused(
-                f"{self.name}.{op.name}: HTTP 403 (access refused)", target=self.name, status=status
-            )
-        if status >= 400 and status != 401:
-            detail = (
-                _text(self.message_path.search(body))
-                if self.message_path and isinstance(body, dict)
-                else None
-            )
-            raise FatalError(
-                f"{self.name}.{op.name}: HTTP {status}" + (f": {detail}" if detail else ""),
-                target=self.name,
-                status=status,
-            )
         code = _text(self.code_path.search(body)) if self.code_path and isinstance(body, dict) else None
         message = (
             _text(self.message_path.search(body)) if self.message_path and isinstance(body, dict) else None
@@ -191,8 +168,6 @@ class RestTarget(Target):
             owners.extend([delivery.row_id] * len(row_items))
         try:
             answer = self._call(op, items, mode)
-        except CredentialsRefused:
-            raise
         except FatalError:
             if len(deliveries) == 1:
                 raise
@@ -316,9 +291,3 @@ class RestTarget(Target):
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _refused_before_sending(exc: requests.ConnectionError) -> bool:
-    """A connection that was never made (refused, DNS) cannot have delivered the request."""
-    text = repr(exc)
-    return "NewConnectionError" in text or "Connection refused" in text or "NameResolutionError" in text

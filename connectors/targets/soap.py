@@ -4,9 +4,13 @@
 - the service address comes from the connection, not from the WSDL: the real registry sits behind
   the national service bus (NGSP), whose address differs from the one the WSDL advertises;
 - WS-Security UsernameToken from the connection's login and password;
-- XML is parsed with DTDs, entities and network access off;
-- faults are classified: ``soap:Client`` (bad input) is permanent, ``soap:Server``, HTTP 5xx/429 and
-  network errors are retried.
+- XML is parsed with DTDs, entities and network access off; the transport (:class:`SafeTransport`)
+  loads documents over http(s) only, through the gateway's session (no redirect, a size cap, a
+  deadline), and local files only from inside the mapping folder (never ``file://``);
+- faults, statuses and transport failures are classified by :mod:`connectors.answers`:
+  ``Client``/``Sender`` (bad input) is permanent, ``Server``/``Receiver`` and a lost answer are
+  retried with the outcome unknown, a 401/403 or an authentication fault (WS-Security codes, or the
+  target's own ``faults.credentials`` detail codes) stops the run with the rows pending.
 """
 
 from __future__ import annotations
@@ -15,37 +19,65 @@ import logging
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jmespath
-import requests
 from zeep import Client, Settings
 from zeep.cache import InMemoryCache
-from zeep.exceptions import Fault, TransportError, ValidationError, XMLSyntaxError
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, TransportError, ValidationError
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from connectors.http import make_session
+from connectors import answers
+from connectors.http import SchemeRefused, make_session, origin
 from connectors.targets.auth import build_auth, connection_context
 from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import TargetSpec
 from connectors.targets.templates import render
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, FatalError, RetriableError
+from lienthong.errors import ConfigError, CounterpartError, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 # zeep's transport logs every HTTP request and answer whole at DEBUG: the WS-Security password and the
 # child's and parents' identity numbers.  Our own debug logs say what was sent, masked; zeep's never do.
 logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
-SOAP_KEYS = {"wsdl", "address", "binding", "wsse", "auth"}
+SOAP_KEYS = {"wsdl", "address", "binding", "wsse", "auth", "faults"}
 SAFE_XML = Settings(
     strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
 )
 
 _DOCUMENT_CACHE = InMemoryCache(timeout=24 * 3600)
-_CLIENTS: dict[tuple[str, str, str | None], Client] = {}
+_CLIENTS: dict[tuple[str, str, str | None, str], Client] = {}
 _CLIENTS_LOCK = threading.Lock()
+
+
+class SafeTransport(Transport):
+    """zeep's transport, confined: http(s) through the gateway's session, local files from ``root`` only.
+
+    zeep mounts a ``file://`` adapter on the session it is given and ``open()``s any location without
+    a scheme, so a WSDL (or a schema it imports) could read ``/dev/zero`` or any file of the host.
+    """
+
+    def __init__(self, *, root: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.root = root.resolve()
+
+    def load(self, url: str) -> bytes:
+        if not url:
+            raise ValueError("No url given to load")
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in ("http", "https"):
+            return super().load(url)
+        if scheme and len(scheme) > 1:  # file://, ftp://, …: one-letter schemes are Windows drives
+            raise SchemeRefused(url)
+        path = Path(url).expanduser().resolve()
+        if not path.is_relative_to(self.root):
+            raise ConfigError(f"a WSDL or schema location outside the mapping folder is refused: {path.name}")
+        with open(path, "rb") as handle:
+            return handle.read()
 
 
 def _wsdl_location(spec: TargetSpec, connection: Connection, mappings_dir: Path) -> str:
@@ -56,6 +88,8 @@ def _wsdl_location(spec: TargetSpec, connection: Connection, mappings_dir: Path)
         )
     if wsdl.startswith("@"):
         path = (mappings_dir / wsdl[1:]).resolve()
+        if not path.is_relative_to(mappings_dir.resolve()):
+            raise ConfigError(f"targets/{spec.name}.yaml: wsdl: {wsdl!r} is outside the mapping folder")
         if not path.is_file():
             raise ConfigError(f"targets/{spec.name}.yaml: wsdl: no file {path}")
         return str(path)
@@ -65,7 +99,16 @@ def _wsdl_location(spec: TargetSpec, connection: Connection, mappings_dir: Path)
 class SoapTarget(Target):
     def __init__(self, spec: TargetSpec, connection: Connection, mappings_dir: Path) -> None:
         super().__init__(spec, connection)
-        self.session = make_session(spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls)
+        self.session = make_session(
+            spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls, limits=spec.limits
+        )
+        self.mappings_dir = mappings_dir
+        faults = spec.raw.get("faults") or {}
+        if not isinstance(faults, dict) or set(faults) - {"credentials"}:
+            raise ConfigError(
+                f"targets/{spec.name}.yaml: faults: only credentials (detail codes of refused credentials)"
+            )
+        self.credential_codes = frozenset(str(c) for c in faults.get("credentials") or ())
         # HTTP-level credentials some service buses (LGSP/NGSP gateways) demand besides WS-Security.
         auth_config = spec.raw.get("auth")
         if auth_config and auth_config.get("type") not in (None, "none", "basic", "bearer"):
@@ -96,11 +139,12 @@ class SoapTarget(Target):
         }
 
     def _client(self) -> Client:
-        key = (self.location, self.spec.name, self.connection.login)
+        key = (self.location, self.spec.name, self.connection.login, str(self.mappings_dir))
         with _CLIENTS_LOCK:
             client = _CLIENTS.get(key)
             if client is None:
-                transport = Transport(
+                transport = SafeTransport(
+                    root=self.mappings_dir,
                     session=self.session,
                     cache=_DOCUMENT_CACHE,
                     timeout=self.spec.timeouts.read,
@@ -108,10 +152,17 @@ class SoapTarget(Target):
                 )
                 try:
                     client = Client(self.location, transport=transport, settings=SAFE_XML, wsse=self.wsse)
-                except (requests.RequestException, TransportError) as exc:
-                    raise RetriableError(
-                        f"{self.name}: WSDL could not be loaded ({type(exc).__name__})", target=self.name
-                    ) from exc
+                except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+                    remote = urlsplit(self.location).scheme in ("http", "https")
+                    where = origin(self.location) if remote else "the mapping folder"
+                    place = f"{self.name}: WSDL could not be loaded from {where}"
+                    if isinstance(exc, ZeepError) and not isinstance(exc, (Fault, TransportError)):
+                        # The document itself is refused (DOCTYPE, external reference, not XML):
+                        # fetching it again brings the same document.
+                        verdict = answers.of_exception(exc, write=False)
+                        reason = verdict.reason if verdict else f"not a usable WSDL ({type(exc).__name__})"
+                        raise CounterpartError(f"{place}: {reason}", target=self.name) from None
+                    raise answers.error_for(exc, place, target=self.name, write=False) from None
                 _CLIENTS[key] = client
             else:
                 client.transport.session = self.session
@@ -147,41 +198,21 @@ class SoapTarget(Target):
             raise FatalError(
                 f"{self.name}.{operation}: the payload does not fit the WSDL: {exc}", target=self.name
             ) from None
-        except Fault as fault:
-            code = str(fault.code or "")
-            detail = _fault_text(fault)
-            if "Client" in code:
-                raise FatalError(
-                    f"{self.name}.{operation}: soap:Client fault: {detail}", target=self.name
-                ) from None
-            raise RetriableError(
-                f"{self.name}.{operation}: soap:Server fault: {detail}",
-                target=self.name,
-                outcome_unknown=True,
-            ) from None
-        except TransportError as exc:
-            status = exc.status_code
-            if status == 429 or status >= 500:
-                raise RetriableError(
-                    f"{self.name}.{operation}: HTTP {status}", target=self.name, status=status
-                ) from None
-            raise FatalError(
-                f"{self.name}.{operation}: HTTP {status}", target=self.name, status=status
-            ) from None
-        except requests.Timeout as exc:
-            raise RetriableError(
-                f"{self.name}.{operation}: no answer in time", target=self.name, outcome_unknown=True
-            ) from exc
-        except requests.RequestException as exc:
-            raise RetriableError(
-                f"{self.name}.{operation}: connection failed ({type(exc).__name__})",
-                target=self.name,
-                outcome_unknown=True,
-            ) from exc
-        except XMLSyntaxError as exc:
-            raise RetriableError(
-                f"{self.name}.{operation}: unreadable answer ({exc})", target=self.name
-            ) from exc
+        except Exception as exc:  # noqa: BLE001 - classified, or re-raised when not a transport error
+            place = f"{self.name}.{operation} ({origin(self.address)})"
+            if isinstance(exc, Fault):
+                detail = _fault_text(exc)
+                verdict = answers.of_fault(
+                    exc.code,
+                    exc.subcodes or (),
+                    detail_codes=_detail_codes(exc),
+                    credential_codes=self.credential_codes,
+                )
+                error = verdict.error(place, target=self.name)
+                if detail:
+                    error.message += f": {detail}"
+                raise error from None
+            raise answers.error_for(exc, place, target=self.name) from None
         body = _plain(serialize_object(answer))
         kept = {name: body.get(name) for name in op.keep} if isinstance(body, dict) else {}
         path = self._paths.get(operation)
@@ -203,6 +234,13 @@ def _fault_text(fault: Fault) -> str:
         if texts and texts[0] not in message:
             message += f" ({'; '.join(texts)})"
     return message
+
+
+def _detail_codes(fault: Fault) -> set[str]:
+    """The short texts of a fault's detail (codes such as ``XAC_THUC_THAT_BAI``)."""
+    if fault.detail is None:
+        return set()
+    return {t.strip() for t in fault.detail.itertext() if t.strip() and len(t.strip()) <= 64}
 
 
 def _plain(value: Any) -> Any:

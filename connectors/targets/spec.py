@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from connectors.http import Timeouts
+from connectors.http import Limits, Timeouts
 from connectors.retry import RetryPolicy
 from lienthong.errors import ConfigError
 from lienthong.store.protection import BreakerPolicy, RateLimit
@@ -26,6 +26,7 @@ COMMON_KEYS = {
     "description",
     "connection",
     "timeouts",
+    "limits",  # {max_body_mib}: the largest answer accepted (connectors.http.Limits)
     "pool_size",
     "retry",
     "operations",
@@ -78,6 +79,7 @@ class TargetSpec:
     rate_limit: RateLimit | None
     operations: dict[str, OperationSpec]
     raw: dict[str, Any]
+    limits: Limits = field(default_factory=Limits)
 
     def operation(self, name: str) -> OperationSpec:
         try:
@@ -129,6 +131,7 @@ def load_target_spec(name: str, mappings_dir: Path, kind_keys: dict[str, set[str
         digest="sha256:" + hashlib.sha256(content).hexdigest(),
         description=str(raw.get("description") or ""),
         timeouts=Timeouts.from_config(raw.get("timeouts")),
+        limits=Limits.from_config(raw.get("limits"), where=f"{where}: limits"),
         pool_size=pool_size,
         verify_tls=bool(raw.get("verify_tls", True)),
         retry=RetryPolicy.from_config(raw.get("retry"), where=f"{where}: retry"),

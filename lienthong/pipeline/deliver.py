@@ -31,7 +31,7 @@ from lienthong import states
 from lienthong.audit import hooks as audit_hooks
 from lienthong.audit import integrity as audit_integrity
 from lienthong.clock import utcnow
-from lienthong.errors import CredentialsRefused, FatalError, RetriableError
+from lienthong.errors import CredentialsRefused, FatalError, RetriableError, StopRun
 from lienthong.jsoncanon import canonical
 from lienthong.pipeline.config_faults import DEFAULT_THRESHOLD, StreakWatch, hold_dead
 from lienthong.store import outbox
@@ -295,9 +295,14 @@ class Deliverer:
                 if guard.failed(str(exc)):
                     self._note_breaker(target_name, "circuit opened")
                 raise
-            except CredentialsRefused as exc:
+            except StopRun as exc:
                 with self._lock:
-                    tally.failed(run_outcomes.CREDENTIALS_REFUSED, str(exc))
+                    reason = (
+                        run_outcomes.CREDENTIALS_REFUSED
+                        if isinstance(exc, CredentialsRefused)
+                        else run_outcomes.CONFIGURATION
+                    )
+                    tally.failed(reason, str(exc))
                 guard.failed(str(exc))
                 raise
             except FatalError:
@@ -335,7 +340,7 @@ class Deliverer:
                 )
                 for row in rows
             ]
-        except CredentialsRefused:
+        except StopRun:
             # Not the records' fault: give every row back untouched and fail the run loudly.
             outbox.release(self.store, owner, [row.id for row in rows])
             raise

@@ -9,7 +9,7 @@ import requests
 
 from connectors.motcua import KeysetMark, MotcuaSource
 from lienthong.connections import connection_json, parse_connection
-from lienthong.errors import FatalError
+from lienthong.errors import CredentialsRefused
 from simulators.motcua import MotcuaApp
 from simulators.server import RunningSimulator
 
@@ -90,8 +90,8 @@ def test_expired_tokens_are_refreshed(motcua):
     assert source.auth.grants >= 2
 
 
-def test_wrong_client_secret_is_fatal_and_does_not_show_the_secret(motcua):
-    with pytest.raises(FatalError) as caught:
+def test_wrong_client_secret_stops_the_run_and_does_not_show_the_secret(motcua):
+    with pytest.raises(CredentialsRefused) as caught:
         next(source_for(motcua, secret="not-the-secret").pages("dossiers"))
     assert "not-the-secret" not in str(caught.value) and "lienthong-demo" in str(caught.value)
 
