@@ -72,6 +72,11 @@ def settings_from(ctx: click.Context):  # noqa: ANN201
     return settings
 
 
+#: Commands that take a ROUTE and talk to its systems: its connections are resolved before the store
+#: is opened, so that a missing or invalid ``AIRFLOW_CONN_*`` is one line and leaves nothing behind.
+ROUTE_COMMANDS = {"run": True, "resync": True, "deliver": False}  # name -> pulls from the source
+
+
 def gateway_from(ctx: click.Context, *, must_exist: bool | None = None):  # noqa: ANN201
     """The gateway of the command line's settings; its store must already exist for a read-only
     command (``READ_ONLY_COMMANDS``, or ``must_exist=True``)."""
@@ -79,9 +84,39 @@ def gateway_from(ctx: click.Context, *, must_exist: bool | None = None):  # noqa
     from lienthong.store import Store
 
     settings = settings_from(ctx)
+    path = command_path(ctx)
     if must_exist is None:
-        must_exist = command_path(ctx) in READ_ONLY_COMMANDS
+        must_exist = path in READ_ONLY_COMMANDS
+    if path in ROUTE_COMMANDS and ctx.params.get("route"):
+        check_connections(settings, ctx.params["route"], pulls=ROUTE_COMMANDS[path])
     return Gateway(settings, Store(settings.database_url, must_exist=must_exist))
+
+
+def load_route_from(settings, name: str):  # noqa: ANN001, ANN201
+    """Route ``name`` from the mappings folder, without opening a store."""
+    from lienthong.errors import ConfigError
+    from lienthong.mapping import load_route, load_routes
+
+    mappings_dir = settings.mappings_dir
+    path = mappings_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(load_routes(mappings_dir))) if mappings_dir.is_dir() else ""
+        raise ConfigError(f"no route {name!r} in {mappings_dir} (routes: {known or 'none'})")
+    return load_route(path, mappings_dir=mappings_dir)
+
+
+def check_connections(settings, route_name: str, *, pulls: bool) -> None:  # noqa: ANN001
+    """Resolve the connections ``route_name`` uses (its source's if it pulls, every target's): a
+    :class:`~lienthong.errors.ConfigError` naming the variable if one is missing or invalid."""
+    from connectors.targets import load_spec
+    from lienthong.connections import get_connection
+
+    route = load_route_from(settings, route_name)
+    if pulls:
+        get_connection(route.raw["source"]["connection"])
+    targets = {route.raw["target"]["name"]} | {f["target"]["name"] for f in route.raw.get("followups") or []}
+    for target in sorted(targets):
+        get_connection(load_spec(target, settings.mappings_dir).connection)
 
 
 def iso_since(value: str) -> str:

@@ -58,7 +58,12 @@ def run(
 @click.option(
     "--concurrency", default=4, show_default=True, help="Delivery workers (threads) per target operation."
 )
-@click.option("--wait-for-retries", default=30.0, show_default=True)
+@click.option(
+    "--wait-for-retries",
+    default=30.0,
+    show_default=True,
+    help="Seconds the run may wait for retries falling due before it stops and leaves them scheduled.",
+)
 @click.pass_context
 def deliver(ctx: click.Context, route: str, as_json: bool, concurrency: int, wait_for_retries: float) -> None:
     """Deliver ROUTE's outbox (and map what is staged) without pulling: an extra worker for a backlog."""
@@ -116,6 +121,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     type=click.Choice(["prometheus", "json", "statsd"]),
     default="prometheus",
     show_default=True,
+    help="Prometheus text, one JSON document, or StatsD gauges sent over UDP.",
 )
 @click.option(
     "--window", default=300.0, show_default=True, help="Seconds over which the delivery rate is measured."

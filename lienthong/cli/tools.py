@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from lienthong.cli.common import settings_from
+from lienthong.cli.common import load_route_from, settings_from
 from lienthong.errors import ConfigError, MappingError
 from lienthong.masking import mask_text
 
@@ -36,8 +36,14 @@ def mapping() -> None:
 @click.pass_context
 def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool) -> None:
     """Print the payload ROUTE makes of a record, or every field error (needs no store)."""
-    compiled = _load_route(ctx, route).compile()
-    data = json.loads(record_file.read_text(encoding="utf-8"))
+    compiled = load_route_from(settings_from(ctx), route).compile()
+    try:
+        data = json.loads(record_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise click.BadParameter(
+            f"{record_file} is not a UTF-8 JSON file{where}", param_hint="--record"
+        ) from None
     records = data if isinstance(data, list) else [data]
     failed = 0
     for record in records:
@@ -66,22 +72,14 @@ def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool
     sys.exit(1 if failed else 0)
 
 
-def _load_route(ctx: click.Context, name: str):  # noqa: ANN202
-    """A route from the mappings folder, without opening a store (trying a mapping writes nothing)."""
-    from lienthong.mapping import load_route, load_routes
-
-    mappings_dir = settings_from(ctx).mappings_dir
-    path = mappings_dir / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(load_routes(mappings_dir))) if mappings_dir.is_dir() else "none"
-        raise ConfigError(f"no route {name!r} in {mappings_dir} (routes: {known or 'none'})")
-    return load_route(path, mappings_dir=mappings_dir)
-
-
 # --- simulators ---------------------------------------------------------------------------------
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the three simulators listen on.")
-@click.option("--motcua-port", default=8081, show_default=True, help="Port of the one-stop (motcua) simulator.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the three simulators listen on."
+)
+@click.option(
+    "--motcua-port", default=8081, show_default=True, help="Port of the one-stop (motcua) simulator."
+)
 @click.option("--dvcqg-port", default=8082, show_default=True, help="Port of the national-portal simulator.")
 @click.option("--bhxh-port", default=8083, show_default=True, help="Port of the BHXH registry simulator.")
 @click.option("--dossiers", default=2000, show_default=True, help="Dossiers the one-stop simulator serves.")
