@@ -15,6 +15,8 @@ from rich.table import Table
 
 from lienthong.cli.common import console, gateway_from
 
+#: Columns an operator copies into the next command: never split across lines.
+NO_WRAP = ("id", "record", "state")
 STATE_HELP = "open (waiting for a person, the default), resolved, or all."
 
 
@@ -76,7 +78,7 @@ def tombstones_list(ctx: click.Context, route: str | None, state: str, as_json: 
         return
     table = Table(show_header=True)
     for column in ("id", "route", "record", "state", "detected (UTC)", "reason", "resolution"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in NO_WRAP)
     for item in items:
         table.add_row(
             str(item["id"]),
@@ -127,7 +129,7 @@ def review_list(ctx: click.Context, route: str | None, state: str, as_json: bool
         return
     table = Table(show_header=True)
     for column in ("id", "route", "target.operation", "record", "v", "state", "reason / resolution"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in NO_WRAP)
     for item in items:
         table.add_row(
             str(item["id"]),

@@ -106,7 +106,10 @@ def create_sqlite_file(where: StoreLocation) -> None:
 
 
 _PG_HINTS = (
-    (re.compile(r'database "[^"]*" does not exist'), "the database does not exist: create it (createdb) or fix "),
+    (
+        re.compile(r'database "[^"]*" does not exist'),
+        "the database does not exist: create it (createdb) or fix ",
+    ),
     (
         re.compile(r"password authentication failed|role \"[^\"]*\" does not exist|no password supplied"),
         "the server refused the credentials (a password holding @ # / : % must be %-encoded); fix ",
