@@ -9,45 +9,18 @@ row here (who: the asserted actor and the OS user; when; why: the note; which de
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from lienthong.clock import utcnow
 from lienthong.errors import LienthongError
-from lienthong.store.models import Base
+from lienthong.store.models import Resolution
 
 TOMBSTONE = "tombstone"
 REVIEW = "review"
 
-
-class Resolution(Base):
-    __tablename__ = "resolutions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # tombstone | review
-    item_id: Mapped[int] = mapped_column(Integer)  # tombstones.id or outbox.id
-    route: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[str] = mapped_column(String(200))
-    decision: Mapped[str] = mapped_column(String(30))  # acknowledge | resend | dismiss
-    actor: Mapped[str] = mapped_column(String(150))  # as asserted (--actor, LIENTHONG_ACTOR)
-    os_user: Mapped[str | None] = mapped_column(String(150))  # who the process ran as
-    note: Mapped[str] = mapped_column(Text)
-    resolved_at: Mapped[datetime] = mapped_column(DateTime)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "item_id": self.item_id,
-            "decision": self.decision,
-            "actor": self.actor,
-            "os_user": self.os_user,
-            "note": self.note,
-            "resolved_at": self.resolved_at.isoformat(timespec="seconds"),
-        }
+__all__ = ["REVIEW", "TOMBSTONE", "Resolution", "ResolveError", "latest_for", "record"]
 
 
 def os_user() -> str | None:
