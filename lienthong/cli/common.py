@@ -89,7 +89,34 @@ def gateway_from(ctx: click.Context, *, must_exist: bool | None = None):  # noqa
         must_exist = path in READ_ONLY_COMMANDS
     if path in ROUTE_COMMANDS and ctx.params.get("route"):
         check_connections(settings, ctx.params["route"], pulls=ROUTE_COMMANDS[path])
-    return Gateway(settings, Store(settings.database_url, must_exist=must_exist))
+    store = Store(settings.database_url, must_exist=must_exist)
+    if must_exist:
+        try:
+            check_archive_key(store, settings)
+        except Exception:
+            store.dispose()
+            raise
+    return Gateway(settings, store)
+
+
+def check_archive_key(store, settings) -> None:  # noqa: ANN001
+    """A read-only command must not generate an archive key: without ``LIENTHONG_ARCHIVE_KEYS`` the key
+    lives beside a SQLite store or in ``LIENTHONG_HOME``; a new one there could open nothing this store
+    holds (run from another folder against PostgreSQL, the default ``./.lienthong`` is the wrong one)."""
+    import os
+
+    from lienthong.audit.config import data_dir_for, switch_on
+    from lienthong.audit.keyring import ENV_KEYS, KEY_FILE
+    from lienthong.errors import ConfigError
+
+    if not switch_on() or os.environ.get(ENV_KEYS):
+        return
+    key_file = data_dir_for(store, settings) / "keys" / KEY_FILE
+    if not key_file.is_file():
+        raise ConfigError(
+            f"no archive key for the store at {store.describe()} (looked for {key_file}); "
+            f"set {ENV_KEYS}, or LIENTHONG_HOME to the folder that holds keys/{KEY_FILE}"
+        )
 
 
 def load_route_from(settings, name: str):  # noqa: ANN001, ANN201

@@ -177,6 +177,32 @@ def test_read_only_commands_on_an_empty_postgresql_database_do_not_create_the_sc
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.postgres
+def test_a_read_only_command_without_the_archive_key_names_it_and_generates_none(pg_database, tmp_path):
+    """Against PostgreSQL the key lives in LIENTHONG_HOME: run from another folder, a read-only command
+    must say where it looked, not generate a key that opens nothing this store holds."""
+    from lienthong.store import Store
+
+    Store(pg_database).dispose()  # a store with its schema
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = lienthong(elsewhere, "review", "list", LIENTHONG_DATABASE_URL=pg_database)
+    assert_one_line_config_error(
+        done, "no archive key", str(elsewhere / ".lienthong" / "keys" / "archive.keys")
+    )
+    assert _files(elsewhere) == set()
+    home = tmp_path / "home"
+    (home / "keys").mkdir(parents=True)
+    from lienthong.audit.keyring import new_key_line
+
+    (home / "keys" / "archive.keys").write_text(new_key_line() + "\n")
+    listed = lienthong(
+        elsewhere, "review", "list", "--json", LIENTHONG_DATABASE_URL=pg_database, LIENTHONG_HOME=str(home)
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert isinstance(__import__("json").loads(listed.stdout), list)
+
+
 def test_the_sqlite_store_is_created_readable_by_its_owner_only(tmp_path):
     from lienthong.store import Store
 
