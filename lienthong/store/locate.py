@@ -2,7 +2,7 @@
 
 An operator who mistypes ``LIENTHONG_DATABASE_URL`` must read what to fix (which variable, which
 database, which file), not a driver's traceback, and must never read the password back: a password
-holding ``@`` or ``#`` that is not %-encoded splits the URL in the wrong places, so the "database
+holding an ``@`` that is not %-encoded splits the URL in the wrong places, so the "database
 name" SQLAlchemy parses may hold the rest of the password.  That case is detected before anything is
 parsed or printed.
 """
@@ -51,13 +51,12 @@ def locate(url: str) -> StoreLocation:
         raise ConfigError(
             f"{SETTING}: unsupported store {backend!r} (use sqlite:///PATH or postgresql://HOST:PORT/DB)"
         )
-    if backend != "sqlite":
-        authority = rest.split("/", 1)[0] if rest.count("@") <= 1 else rest
-        if rest.count("@") > 1 or "#" in authority:
-            raise ConfigError(
-                f"{SETTING}: the user or password holds a character that must be %-encoded "
-                "(@ → %40, # → %23, / → %2F, : → %3A, % → %25)"
-            )
+    if backend != "sqlite" and rest.count("@") > 1:
+        # More than one "@": the URL cannot be split into credentials and host; every other character
+        # a password may hold parses (SQLAlchemy takes everything up to the "@" as the password).
+        raise ConfigError(
+            f'{SETTING}: the user or password holds an "@" that must be %-encoded as %40 (and a "%" as %25)'
+        )
     try:
         parsed = make_url(url)
         parsed.get_dialect()
@@ -112,7 +111,7 @@ _PG_HINTS = (
     ),
     (
         re.compile(r"password authentication failed|role \"[^\"]*\" does not exist|no password supplied"),
-        "the server refused the credentials (a password holding @ # / : % must be %-encoded); fix ",
+        "the server refused the credentials (in the URL, a password's @ is written %40 and % is %25); fix ",
     ),
     (
         re.compile(r"Connection refused|failed to resolve host|could not translate host|timeout expired"),
