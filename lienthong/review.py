@@ -24,6 +24,7 @@ from lienthong.store.resolutions import (
     record,
     require_note,
     require_open,
+    shown,
 )
 
 #: The state each decision leaves the row in.
@@ -57,6 +58,7 @@ def resolve_review(
     if decision not in DECISIONS:
         raise ResolveError(f"unknown decision {decision!r} for a review row (known: {', '.join(DECISIONS)})")
     require_note(note)
+    ids = list(dict.fromkeys(ids))  # an id named twice is resolved once
     new_state = DECISIONS[decision]
     done = []
     with store.session() as session:
@@ -125,5 +127,5 @@ def _as_dict(row: OutboxRow, resolution: Any) -> dict[str, Any]:
         "reason": row.last_error,
         "mapping_version": row.mapping_version,
         "created_at": row.created_at.isoformat(timespec="seconds"),
-        "resolution": resolution.to_dict() if resolution is not None else None,
+        "resolution": shown(resolution),
     }

@@ -20,6 +20,7 @@ from lienthong.store.resolutions import (
     record,
     require_note,
     require_open,
+    shown,
 )
 
 OPEN = "review"
@@ -47,6 +48,7 @@ def resolve_tombstones(
     if decision not in DECISIONS:
         raise ResolveError(f"unknown decision {decision!r} for a tombstone (known: {', '.join(DECISIONS)})")
     require_note(note)
+    ids = list(dict.fromkeys(ids))  # an id named twice is resolved once
     done = []
     with store.session() as session:
         items = {t.id: t for t in session.execute(select(Tombstone).where(Tombstone.id.in_(ids))).scalars()}
@@ -87,5 +89,5 @@ def _as_dict(item: Tombstone, resolution: Any) -> dict[str, Any]:
         "state": item.state,
         "reason": item.reason,
         "detected_at": item.detected_at.isoformat(timespec="seconds"),
-        "resolution": resolution.to_dict() if resolution is not None else None,
+        "resolution": shown(resolution),
     }

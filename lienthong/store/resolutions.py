@@ -20,7 +20,19 @@ from lienthong.store.models import Resolution
 TOMBSTONE = "tombstone"
 REVIEW = "review"
 
-__all__ = ["REVIEW", "TOMBSTONE", "Resolution", "ResolveError", "latest_for", "record"]
+__all__ = ["REVIEW", "TOMBSTONE", "Resolution", "ResolveError", "latest_for", "record", "shown"]
+
+
+def shown(resolution: Resolution | None) -> dict[str, Any] | None:
+    """A resolution as listings show it: the note with identity and phone numbers masked (kept as
+    typed in the store; a person may have quoted a record's data to say why)."""
+    if resolution is None:
+        return None
+    from lienthong.masking import mask_text
+
+    data = resolution.to_dict()
+    data["note"] = mask_text(data["note"])
+    return data
 
 
 def os_user() -> str | None:

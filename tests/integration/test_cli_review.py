@@ -22,6 +22,8 @@ from lienthong.store.resolutions import Resolution
 from tests.conftest import _reset_pg
 from tests.integration.conftest import received
 
+CCCD = "083204001234"  # shaped like an identity number: a person may quote one in a note
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend_url(request, tmp_path):
@@ -90,7 +92,7 @@ def test_a_deleted_dossier_is_listed_and_acknowledged_by_a_person(cluster, cli, 
     (done,) = _json(
         cli(
             "tombstones", "resolve", str(open_item["id"]), "--decision", "acknowledge",
-            "--note", "hồ sơ nhập trùng, đã xóa ở một cửa", "--actor", "ops:lan", "--json",
+            "--note", f"hồ sơ nhập trùng (CCCD {CCCD}), đã xóa ở một cửa", "--actor", "ops:lan", "--json",
         )
     )  # fmt: skip
     assert done["state"] == "resolved"
@@ -98,7 +100,8 @@ def test_a_deleted_dossier_is_listed_and_acknowledged_by_a_person(cluster, cli, 
     (resolved,) = _json(cli("tombstones", "list", "--state", "resolved", "--json"))
     res = resolved["resolution"]
     assert (res["decision"], res["actor"], res["os_user"]) == ("acknowledge", "ops:lan", getpass.getuser())
-    assert res["note"] == "hồ sơ nhập trùng, đã xóa ở một cửa" and res["resolved_at"]
+    assert res["note"].startswith("hồ sơ nhập trùng (CCCD ") and res["resolved_at"]
+    assert CCCD not in json.dumps(resolved) and CCCD not in cli("tombstones", "list", "--state", "all").output
     again = cli(
         "tombstones", "resolve", str(open_item["id"]), "--decision", "acknowledge", "--note", "x", code=1
     )
@@ -108,7 +111,7 @@ def test_a_deleted_dossier_is_listed_and_acknowledged_by_a_person(cluster, cli, 
     detail = json.loads(entry.detail)
     assert (entry.record_key, entry.actor, entry.outcome) == (victim["code"], "ops:lan", "acknowledge")
     assert detail["kind"] == "tombstone" and detail["os_user"] == getpass.getuser()
-    assert detail["resolution_id"] == res["id"]
+    assert detail["resolution_id"] == res["id"] and CCCD not in entry.detail
     assert victim["code"] in received(cluster.dvcqg)["dossiers"]  # the target keeps the record
     cli("audit", "verify", "--no-progress")  # the ledger with the new entry still verifies
 
@@ -173,7 +176,8 @@ def test_review_rows_can_be_resent_or_dismissed_and_each_decision_is_recorded(cl
     cli("run", "birth_bhyt", "--json")
     (second,) = _json(cli("review", "list", "--json"))
     assert second["version"] == 3
-    cli("review", "resolve", str(second["id"]), "--decision", "dismiss", "--note", "sửa trực tiếp ở BHXH")
+    second_id = str(second["id"])
+    cli("review", "resolve", second_id, second_id, "--decision", "dismiss", "--note", "sửa trực tiếp ở BHXH")
     cli("deliver", "birth_bhyt", "--json")
     assert received(cluster.bhxh)["registrations"][key]["repeats"] == 1  # nothing more was sent
     states = {r["id"]: r["state"] for r in _json(cli("review", "list", "--state", "all", "--json"))}
