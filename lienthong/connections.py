@@ -66,6 +66,31 @@ def get_connection(conn_id: str, environ: dict[str, str] | None = None) -> Conne
 
 
 def parse_connection(conn_id: str, raw: str) -> Connection:
+    """The connection a variable holds, or a one-line :class:`ConfigError` naming the variable and the
+    part that is wrong; never the value itself (it holds the password)."""
+    try:
+        connection = _parse(conn_id, raw)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{env_var_name(conn_id)} is invalid: {_what(exc)}") from None
+    if not connection.host:
+        raise ConfigError(f"{env_var_name(conn_id)} names no host")
+    return connection
+
+
+def _what(exc: Exception) -> str:
+    """Which part was wrong, in words that cannot carry the variable's value."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"its extra is not valid JSON (line {exc.lineno}, column {exc.colno})"
+    if "port" in str(exc).lower():
+        return "the port is not a number from 1 to 65535"
+    if isinstance(exc, ValueError) and "int" in str(exc):
+        return "the port is not a number from 1 to 65535"
+    return "expected a JSON object or a URI such as http://login:password@host:port/schema"
+
+
+def _parse(conn_id: str, raw: str) -> Connection:
     raw = raw.strip()
     if raw.startswith("{"):
         try:
@@ -73,11 +98,17 @@ def parse_connection(conn_id: str, raw: str) -> Connection:
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"{env_var_name(conn_id)} is not valid JSON (line {exc.lineno}, column {exc.colno})"
-            ) from exc
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{env_var_name(conn_id)} is not a JSON object")
         extra = data.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra) if extra.strip() else {}
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{env_var_name(conn_id)}: extra is not a JSON object")
         port = data.get("port")
+        if port not in (None, "") and not (str(port).isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"{env_var_name(conn_id)}: the port is not a number from 1 to 65535")
         return Connection(
             conn_id=conn_id,
             conn_type=str(data.get("conn_type") or "http"),
@@ -94,6 +125,7 @@ def parse_connection(conn_id: str, raw: str) -> Connection:
     extra = dict(parse_qsl(parts.query))
     if "__extra__" in extra:
         extra = json.loads(extra.pop("__extra__"))
+    parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
     return Connection(
         conn_id=conn_id,
         conn_type=parts.scheme.replace("-", "_"),

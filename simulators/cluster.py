@@ -6,6 +6,7 @@ simulators' demo credentials (simulator-only values, never a real system's).
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,22 @@ MOTCUA_CLIENT_ID = "lienthong-demo"
 MOTCUA_CLIENT_SECRET = "demo-secret-motcua"
 
 
+class PortUnavailable(OSError):
+    """A simulator could not listen: which one, on which host and port, and why, in one line."""
+
+    def __init__(self, name: str, host: str, port: int, cause: OSError) -> None:
+        self.name, self.host, self.port = name, host, port
+        reason = "already in use" if cause.errno == errno.EADDRINUSE else (cause.strerror or str(cause))
+        super().__init__(
+            cause.errno,
+            f"the {name} simulator cannot listen on {host}:{port}: {reason} "
+            f"(stop what holds it, or choose another port with --{name}-port)",
+        )
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 @dataclass
 class SimulatorCluster:
     host: str = "127.0.0.1"
@@ -33,9 +50,20 @@ class SimulatorCluster:
     faults: FaultConfig | None = None
 
     def __post_init__(self) -> None:
-        self.motcua = RunningSimulator(MotcuaApp(**self.motcua_settings), self.host, self.ports[0])
-        self.dvcqg = RunningSimulator(DvcqgApp(**self.dvcqg_settings), self.host, self.ports[1])
-        self.bhxh = RunningSimulator(BhxhSimulator(**self.bhxh_settings), self.host, self.ports[2])
+        bound: list[RunningSimulator] = []
+        apps = (
+            ("motcua", lambda: MotcuaApp(**self.motcua_settings)),
+            ("dvcqg", lambda: DvcqgApp(**self.dvcqg_settings)),
+            ("bhxh", lambda: BhxhSimulator(**self.bhxh_settings)),
+        )
+        for (name, make), port in zip(apps, self.ports, strict=True):
+            try:
+                bound.append(RunningSimulator(make(), self.host, port))
+            except OSError as exc:
+                for sim in bound:  # release the ports already taken before saying which one failed
+                    sim.httpd.server_close()
+                raise PortUnavailable(name, self.host, port, exc) from exc
+        self.motcua, self.dvcqg, self.bhxh = bound
         if self.faults is not None:
             for sim in self.all():
                 sim.app.faults.configure(self.faults)

@@ -222,6 +222,43 @@ def superseded(connection: Any, store: Any, settled: Sequence[Any], actor: str) 
     append(connection, store, [events.superseded(item, actor) for item in settled])
 
 
+#: A person's decision on a tombstone or a review row (``lienthong tombstones|review resolve``).
+RESOLVED = "resolved"
+
+
+def resolved(session: Any, store: Any, item: Any, resolution: Any) -> None:
+    """``resolved`` for a decision on a tombstone or a review row: the asserted actor as the entry's
+    actor, the OS user, decision and note (masked, as a replay's) in its detail."""
+    from lienthong.masking import mask_text
+
+    if not enabled(store):
+        return
+    detail: dict[str, Any] = {
+        "kind": resolution.kind,
+        "item_id": item.id,
+        "resolution_id": resolution.id,
+        "os_user": resolution.os_user,
+        "note": mask_text(resolution.note)[:500],
+    }
+    append(
+        session,
+        store,
+        [
+            Event(
+                RESOLVED,
+                route=item.route,
+                record_key=item.record_key,
+                target=getattr(item, "target", None),
+                operation=getattr(item, "operation", None),
+                mapping_version=getattr(item, "mapping_version", None),
+                actor=resolution.actor,
+                outcome=resolution.decision,
+                detail=detail,
+            )
+        ],
+    )
+
+
 def after_run(store: Any) -> None:
     """A signed checkpoint of the chain head at the end of every run (never fails the run)."""
     if not enabled(store):
@@ -256,6 +293,7 @@ __all__ = [
     "append_now",
     "mapping_version",
     "replays",
+    "resolved",
     "seal",
     "staged",
     "superseded",

@@ -16,17 +16,31 @@ from lienthong.errors import ConfigError, LienthongError
 
 
 class GatewayGroup(click.Group):
-    """Turns the gateway's own errors into one clear line and exit code 2, not a traceback."""
+    """Turns the gateway's own errors into one clear line and an exit code, not a traceback.
+
+    A configuration or environment fault (a setting, a missing store, a database that is not there, a
+    busy port) is exit 2 and one line naming what to fix; ``-v`` adds the traceback for a developer.
+    The line is printed unwrapped: a terminal's width must not split it, and a script reads it whole.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            err_console.print(f"[red]configuration error:[/] {exc}")
+            _explain(ctx, "configuration error", exc)
             sys.exit(2)
         except LienthongError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+            _explain(ctx, "error", exc)
             sys.exit(1)
+
+
+def _explain(ctx: click.Context, label: str, exc: BaseException) -> None:
+    if (ctx.obj or {}).get("verbose"):
+        import traceback
+
+        err_console.print("".join(traceback.format_exception(exc)), markup=False, soft_wrap=True, end="")
+    err_console.print(f"[red]{label}:[/] ", end="", soft_wrap=True)
+    err_console.print(str(exc), markup=False, soft_wrap=True)
 
 
 @click.group(cls=GatewayGroup)
@@ -45,6 +59,7 @@ def main(ctx: click.Context, verbose: int, database_url: str | None, mappings: P
     """Liên thông: pull dossiers from the one-stop system, map them, deliver them to national systems."""
     setup_logging(verbose)
     ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
     ctx.obj["database_url"] = database_url
     ctx.obj["mappings"] = mappings
 
@@ -53,6 +68,7 @@ from lienthong.cli.audit import audit  # noqa: E402
 from lienthong.cli.records import dead, quarantine, replays  # noqa: E402
 from lienthong.cli.remap import remap  # noqa: E402
 from lienthong.cli.report import report  # noqa: E402
+from lienthong.cli.review import review, tombstones  # noqa: E402
 from lienthong.cli.runs import deliver, metrics_command, resync, run, status  # noqa: E402
 from lienthong.cli.tools import demo, mapping, simulators  # noqa: E402
 
@@ -66,6 +82,8 @@ for command in (
     dead,
     replays,
     remap,
+    tombstones,
+    review,
     mapping,
     simulators,
     demo,
@@ -73,3 +91,23 @@ for command in (
     report,
 ):
     main.add_command(command)
+
+#: One text per meaning: flags every command group shares get the same help wherever a module left
+#: it out (``tests/integration/test_cli_errors.py`` walks the tree and fails on any option without).
+SHARED_HELP = {
+    "--json": "Print JSON (one document on stdout, for scripts) instead of tables.",
+    "--no-progress": "No progress bar, even on a terminal.",
+}
+
+
+def _fill_shared_help(command: click.Command) -> None:
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.help:
+            flag = next((name for name in param.opts if name in SHARED_HELP), None)
+            if flag:
+                param.help = SHARED_HELP[flag]
+    for sub in getattr(command, "commands", {}).values():
+        _fill_shared_help(sub)
+
+
+_fill_shared_help(main)

@@ -295,7 +295,14 @@ def _moment(value: str | None, name: str) -> datetime | None:
 @audit.command("export")
 @click.option("--from", "start", help="Entries at or after this time (ISO; Vietnam time if no offset).")
 @click.option("--to", "end", help="Entries before this time.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="One JSON entry per line, or CSV.",
+)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 @click.pass_context
 def export_cmd(ctx: click.Context, start: str | None, end: str | None, fmt: str, output: Path | None) -> None:
@@ -361,7 +368,7 @@ def purge(ctx: click.Context, days: float | None, actor: str | None, as_json: bo
 
 
 @audit.command("rotate-key")
-@click.option("--batch", default=1000, show_default=True)
+@click.option("--batch", default=1000, show_default=True, help="Rows re-sealed per transaction.")
 @click.pass_context
 def rotate_key(ctx: click.Context, batch: int) -> None:
     """Re-encrypt every sealed value under the current key (the first of LIENTHONG_ARCHIVE_KEYS).

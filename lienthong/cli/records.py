@@ -200,13 +200,27 @@ def dead_list(
 
 @dead.command("show")
 @click.argument("row_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the dead letter as one JSON document.")
 @click.pass_context
-def dead_show(ctx: click.Context, row_id: int) -> None:
+def dead_show(ctx: click.Context, row_id: int, as_json: bool) -> None:
     """One dead letter: its error, attempts and the payload (identity and phone numbers masked)."""
     from lienthong.dead import find_dead, row_dict
 
-    (row,) = find_dead(_gateway(ctx), _dead_filter(None, None, (row_id,)))
-    click.echo(mask_text(json.dumps(row_dict(row, with_payload=True), ensure_ascii=False, indent=2)))
+    rows = find_dead(_gateway(ctx), _dead_filter(None, None, (row_id,)))
+    if not rows:
+        raise click.ClickException(f"no dead letter {row_id} (lienthong dead list shows them)")
+    data = row_dict(rows[0], with_payload=True)
+    if as_json:
+        click.echo(mask_text(json.dumps(data, ensure_ascii=False, indent=2)))
+        return
+    console.print(
+        f"[bold]dead letter {data['id']}[/] · route {data['route']} · {data['target']}.{data['operation']}"
+        f" · record {data['record_key']} v{data['version']} · {data['attempts']} attempt(s)"
+    )
+    console.print(f"last error: {mask_text(data['last_error'] or '')}", markup=False)
+    console.print(f"mapping version {data['mapping_version']} · updated {data['updated_at']} UTC")
+    console.print("payload (identity and phone numbers masked):")
+    click.echo(mask_text(json.dumps(data["payload"], ensure_ascii=False, indent=2)))
 
 
 @dead.command("replay")

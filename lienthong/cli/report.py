@@ -61,7 +61,12 @@ def current_versions(gateway, names: list[str]) -> dict[str, str]:  # noqa: ANN0
 @click.option("--from", "start", help="Versions pulled at or after this date/time (ISO; Vietnam time).")
 @click.option("--to", "end", help="Versions pulled before this date/time; a bare date includes that day.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "csv", "html"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "html"]),
+    default="text",
+    show_default=True,
+    help="Text for a terminal, CSV for a spreadsheet, HTML with charts.",
 )
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
 @click.option(

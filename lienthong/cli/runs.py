@@ -193,6 +193,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     type=click.Choice(["prometheus", "json", "statsd"]),
     default="prometheus",
     show_default=True,
+    help="Prometheus text, one JSON document, or StatsD gauges sent over UDP.",
 )
 @click.option(
     "--window", default=300.0, show_default=True, help="Seconds over which the delivery rate is measured."

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from lienthong.cli.common import gateway_from as _gateway
-from lienthong.errors import MappingError
+from lienthong.cli.common import load_route_from, settings_from
+from lienthong.errors import ConfigError, MappingError
 from lienthong.masking import mask_text
 
 console = Console(highlight=False)
@@ -35,10 +35,15 @@ def mapping() -> None:
 @click.option("--unmask", is_flag=True, help="Show identity and phone numbers unmasked.")
 @click.pass_context
 def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool) -> None:
-    """Print the payload ROUTE makes of a record, or every field error."""
-    gateway = _gateway(ctx)
-    compiled = gateway.route(route).compile()
-    data = json.loads(record_file.read_text(encoding="utf-8"))
+    """Print the payload ROUTE makes of a record, or every field error (needs no store)."""
+    compiled = load_route_from(settings_from(ctx), route).compile()
+    try:
+        data = json.loads(record_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise click.BadParameter(
+            f"{record_file} is not a UTF-8 JSON file{where}", param_hint="--record"
+        ) from None
     records = data if isinstance(data, list) else [data]
     failed = 0
     for record in records:
@@ -69,12 +74,18 @@ def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool
 
 # --- simulators ---------------------------------------------------------------------------------
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--motcua-port", default=8081, show_default=True)
-@click.option("--dvcqg-port", default=8082, show_default=True)
-@click.option("--bhxh-port", default=8083, show_default=True)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address the three simulators listen on."
+)
+@click.option(
+    "--motcua-port", default=8081, show_default=True, help="Port of the one-stop (motcua) simulator."
+)
+@click.option("--dvcqg-port", default=8082, show_default=True, help="Port of the national-portal simulator.")
+@click.option("--bhxh-port", default=8083, show_default=True, help="Port of the BHXH registry simulator.")
 @click.option("--dossiers", default=2000, show_default=True, help="Dossiers the one-stop simulator serves.")
-@click.option("--seed", default=20250101, show_default=True)
+@click.option(
+    "--seed", default=20250101, show_default=True, help="Seed of the generated dossiers and injected faults."
+)
 @click.option(
     "--mess-rate", default=0.03, show_default=True, help="Share of deliberately messy source records."
 )
@@ -82,9 +93,12 @@ def mapping_test(ctx: click.Context, route: str, record_file: Path, unmask: bool
     "--fault-rate", default=0.0, show_default=True, help="Share of requests answered with an injected fault."
 )
 @click.option(
-    "--fault-kinds", default="http_500,http_502,http_503,http_429,reset,drop_after_commit", show_default=True
+    "--fault-kinds",
+    default="http_500,http_502,http_503,http_429,reset,drop_after_commit",
+    show_default=True,
+    help="Comma-separated faults to draw from when --fault-rate injects one.",
 )
-@click.option("--latency-ms", default=0.0, show_default=True)
+@click.option("--latency-ms", default=0.0, show_default=True, help="Delay added to every answer (ms).")
 @click.option(
     "--exports/--no-exports",
     default=True,
@@ -106,18 +120,21 @@ def simulators(
     exports: bool,
 ) -> None:
     """Serve the one-stop, national-portal and BHXH simulators until Ctrl-C."""
-    from simulators.cluster import SimulatorCluster
+    from simulators.cluster import PortUnavailable, SimulatorCluster
     from simulators.faults import FaultConfig
 
     faults = FaultConfig.from_dict(
         {"rate": fault_rate, "kinds": fault_kinds, "seed": seed, "latency_ms": latency_ms}
     )
-    cluster = SimulatorCluster(
-        host=host,
-        ports=(motcua_port, dvcqg_port, bhxh_port),
-        motcua_settings={"seed": seed, "total": dossiers, "mess_rate": mess_rate},
-        faults=faults,
-    )
+    try:
+        cluster = SimulatorCluster(
+            host=host,
+            ports=(motcua_port, dvcqg_port, bhxh_port),
+            motcua_settings={"seed": seed, "total": dossiers, "mess_rate": mess_rate},
+            faults=faults,
+        )
+    except PortUnavailable as exc:
+        raise ConfigError(str(exc)) from exc
     with cluster:
         console.print(f"motcua  {cluster.motcua.url}   (one-stop system, OAuth2, /pa/dossier/search)")
         console.print(f"dvcqg   {cluster.dvcqg.url}   (national portal, /api/login, /api/service)")
@@ -139,8 +156,8 @@ def simulators(
 # --- demo ---------------------------------------------------------------------------------------
 @click.command()
 @click.option("--dossiers", default=2000, show_default=True, help="Dossiers the one-stop simulator serves.")
-@click.option("--seed", default=20250101, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--seed", default=20250101, show_default=True, help="Seed of the generated dossiers.")
+@click.option("--json", "as_json", is_flag=True, help="Print where the data went as JSON (for scripts).")
 def demo(dossiers: int, seed: int, as_json: bool) -> None:
     """Start the three simulators in-process, run every route once, show where the data went."""
     from lienthong.demo import run_demo

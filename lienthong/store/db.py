@@ -15,9 +15,18 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from lienthong.store.locate import (
+    StoreLocation,
+    create_sqlite_file,
+    explain_open_failure,
+    locate,
+    missing_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +42,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, must_exist: bool = False) -> Engine:
+    """The engine for ``url``; a SQLite file is created (0600, its folder too) unless ``must_exist``.
+
+    Raises :class:`~lienthong.errors.ConfigError` naming the path or ``scheme://host:port/db`` (never
+    the credentials) when the URL is malformed or the file cannot be there."""
+    where = locate(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if where.path is not None:
+            if must_exist and not where.path.is_file():
+                raise missing_store(where)
+            if not must_exist:
+                create_sqlite_file(where)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -56,14 +73,29 @@ def alembic_config(engine: Engine) -> Config:
 class Store:
     """The store of one deployment: an engine, a session factory, and the backend's quirks."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, must_exist: bool = False) -> None:
+        """``must_exist``: the read-only commands' mode (status, listings, report, audit show/verify):
+        a store that is not there is a configuration error naming it, never a new empty store."""
         self.url = url
-        self.engine = create_store_engine(url)
+        self.location: StoreLocation = locate(url)
+        self.engine = create_store_engine(url, must_exist=must_exist)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: SQLite has no row locks: claims in one process are serialised by this lock instead.
         self.claim_lock = threading.Lock()
-        if migrate:
-            self.migrate()
+        try:
+            if must_exist:
+                self._check_exists()
+            if migrate:
+                self.migrate()
+        except DBAPIError as exc:
+            self.engine.dispose()
+            raise explain_open_failure(self.location, exc) from exc
+
+    def _check_exists(self) -> None:
+        """A database without the gateway's schema is not a store (an empty PostgreSQL database)."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                raise missing_store(self.location)
 
     @property
     def backend(self) -> str:
@@ -104,4 +136,5 @@ class Store:
         self.engine.dispose()
 
     def describe(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        """Where the store is, without credentials: ``scheme://host:port/db`` or the SQLite path."""
+        return self.location.describe()

@@ -294,3 +294,33 @@ class AuditVerification(Base):
     checkpoints: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float)
     problem: Mapped[str | None] = mapped_column(Text)
+
+
+class Resolution(Base):
+    """A person's decision on a tombstone or a review row (lienthong.store.resolutions)."""
+
+    __tablename__ = "resolutions"
+    __table_args__ = (Index("ix_resolutions_item", "kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # tombstone | review
+    item_id: Mapped[int] = mapped_column(Integer)  # tombstones.id or outbox.id
+    route: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(30))  # acknowledge | resend | dismiss
+    actor: Mapped[str] = mapped_column(String(150))  # as asserted (--actor, LIENTHONG_ACTOR)
+    os_user: Mapped[str | None] = mapped_column(String(150))  # who the process ran as
+    note: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = mapped_column(DateTime)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "item_id": self.item_id,
+            "decision": self.decision,
+            "actor": self.actor,
+            "os_user": self.os_user,
+            "note": self.note,
+            "resolved_at": self.resolved_at.isoformat(timespec="seconds"),
+        }

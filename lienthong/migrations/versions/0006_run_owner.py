@@ -5,7 +5,7 @@ that opens the store closes it as ``abandoned`` when its recorded process no lon
 host, or when its lease (renewed while it works) expired on another host.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 20:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
