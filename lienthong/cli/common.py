@@ -77,6 +77,11 @@ def settings_from(ctx: click.Context):  # noqa: ANN201
 ROUTE_COMMANDS = {"run": True, "resync": True, "deliver": False}  # name -> pulls from the source
 
 
+#: Read-only commands that read no sealed value (counts only): they need no archive key, so a
+#: monitoring host can run them with the store URL alone; no key is generated either (sealing is lazy).
+KEYLESS_COMMANDS = frozenset({"status", "metrics"})
+
+
 def gateway_from(ctx: click.Context, *, must_exist: bool | None = None):  # noqa: ANN201
     """The gateway of the command line's settings; its store must already exist for a read-only
     command (``READ_ONLY_COMMANDS``, or ``must_exist=True``)."""
@@ -90,7 +95,7 @@ def gateway_from(ctx: click.Context, *, must_exist: bool | None = None):  # noqa
     if path in ROUTE_COMMANDS and ctx.params.get("route"):
         check_connections(settings, ctx.params["route"], pulls=ROUTE_COMMANDS[path])
     store = Store(settings.database_url, must_exist=must_exist)
-    if must_exist:
+    if must_exist and path not in KEYLESS_COMMANDS:
         try:
             check_archive_key(store, settings)
         except Exception:
@@ -106,10 +111,10 @@ def check_archive_key(store, settings) -> None:  # noqa: ANN001
     import os
 
     from lienthong.audit.config import data_dir_for, switch_on
-    from lienthong.audit.keyring import ENV_KEYS, KEY_FILE
+    from lienthong.audit.keyring import ENV_KEYS, ENV_KEYS_FILE, KEY_FILE
     from lienthong.errors import ConfigError
 
-    if not switch_on() or os.environ.get(ENV_KEYS):
+    if not switch_on() or os.environ.get(ENV_KEYS) or os.environ.get(ENV_KEYS_FILE):
         return
     key_file = data_dir_for(store, settings) / "keys" / KEY_FILE
     if not key_file.is_file():
