@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from connectors.http import Timeouts, make_session, retry_after_seconds
+from connectors.json_page import decode_page
 from connectors.retry import RetryPolicy
 from lienthong.connections import Connection
 from lienthong.errors import ConfigError, FatalError, RetriableError
@@ -183,7 +184,7 @@ class MotcuaSource:
         if answer.status_code == 404:
             return None
         _raise_for_status(answer, resource)
-        return answer.json()
+        return decode_page(answer.content, resource)
 
     def pages(
         self, resource: str, mark: KeysetMark | None = None, until: str | None = None
@@ -199,7 +200,7 @@ class MotcuaSource:
                 params["updated-to"] = until
             answer = self._get(f"{_resource_path(resource)}/search", params)
             _raise_for_status(answer, resource)
-            body = answer.json()
+            body = decode_page(answer.content, resource)
             content: list[dict[str, Any]] = body.get("content") or []
             fresh = [record for record in content if not mark.already_seen(record)]
             new_mark = mark.advance(content)

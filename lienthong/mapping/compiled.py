@@ -14,6 +14,7 @@ mapping produced a payload, and a changed code list is a new mapping version.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +75,46 @@ def _related(a: str, b: str) -> bool:
     if len(a) > len(b):
         a, b = b, a
     return b == a or (b.startswith(a) and b[len(a)] in ".[") or not a
+
+
+#: The width of the outbox's ``record_key`` column (``lienthong.store.models``; a test keeps them equal).
+KEY_MAX = 200
+#: Characters no target can carry: C0 controls but tab, line feed and carriage return (NUL included),
+#: lone surrogates, and the two noncharacters XML 1.0 refuses.
+_UNTRANSMITTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _untransmittable(payload: Any, key: str | None) -> list[ErrorTuple]:
+    """Payload text a target cannot carry (a NUL in a summary breaks the SOAP envelope and is refused
+    by PostgreSQL text), and a key wider than the outbox keeps.  Reasons name the field and the code
+    point, never the text."""
+    errors: list[ErrorTuple] = []
+    if key is not None and len(key) > KEY_MAX:
+        errors.append(
+            ("(key)", "key", f"the target key is {len(key):,} characters long, more than {KEY_MAX}")
+        )
+    stack: list[tuple[Any, str]] = [(payload, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            found = _UNTRANSMITTABLE.search(value)
+            if found:
+                code = ord(found.group())
+                what = (
+                    "a NUL character"
+                    if code == 0
+                    else "an invalid code point"
+                    if 0xD800 <= code <= 0xDFFF
+                    else "a control character"
+                )
+                errors.append(
+                    (path, "text", f"contains {what} (U+{code:04X}) at character {found.start() + 1}")
+                )
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{name}" if path else str(name)) for name, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+    return errors
 
 
 class CompiledFollowup:
@@ -253,6 +294,10 @@ class CompiledRoute:
         key = self.target_key(payload)
         if key is None and not errors:
             errors.append((self.target.key, "key", "the target key is missing"))
+        errors += _untransmittable(payload, key)
+        for name, items in followups.items():
+            for index, item in enumerate(items):
+                errors += prefixed(f"followups.{name}[{index}]", _untransmittable(item, None))
         if self._schema is not None:
             errors += _drop_shadowed(self._schema(payload), errors)
         if errors:

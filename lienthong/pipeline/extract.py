@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -88,21 +89,38 @@ def _pull(store, route, compiled, source, resource, run_id, holder, since, on_pa
     return result
 
 
-def _pulled(compiled, record: dict) -> PulledRecord:  # noqa: ANN001
-    source_id = str(record.get("id"))
+def _pulled(compiled, record: Any) -> PulledRecord:  # noqa: ANN001
+    """What staging needs of one source record.  Nothing here may raise on hostile data: a record
+    that is not an object, or whose key, id or agency cannot be read, is staged as a placeholder
+    (``lienthong.store.unstageable``) and quarantined, and the page goes on."""
+    if not isinstance(record, dict):
+        return PulledRecord("", "", "", record, problem="the record is not a JSON object")
+    source_id = _text(record.get("id"))
     try:
         key = compiled.record_key(record)
     except MappingError:
         key = None
+    except Exception as exc:  # noqa: BLE001 - hostile data must not stop the page
+        return PulledRecord(
+            "", source_id, "", record, problem=f"the record key cannot be read ({type(exc).__name__})"
+        )
+    try:
+        agency = compiled.agency(record)
+    except Exception:  # noqa: BLE001
+        agency = None
     # A record without a usable key is still staged (under its source id) so that mapping
     # quarantines it with a clear message rather than it vanishing here.
     return PulledRecord(
         record_key=str(key) if key not in (None, "") else f"id:{source_id}",
         source_id=source_id,
-        source_updated=str(record.get("updatedDate") or ""),
+        source_updated=_text(record.get("updatedDate")),
         body=record,
-        agency=compiled.agency(record),
+        agency=agency,
     )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def _detect_deletions(

@@ -23,13 +23,14 @@ from connectors.targets import TargetSpec
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
-from lienthong.errors import MappingError
+from lienthong.errors import FieldError, MappingError
 from lienthong.jsoncanon import canonical, digest
 from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
 from lienthong.store.staging import pending_staged
+from lienthong.store.unstageable import placeholder_reason
 from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
     decisions: list[tuple[StagedRecord, str, Any]] = []  # (staged, verdict, detail)
     for staged in chunk:
         try:
-            record = compiled.prepare(json.loads(staged.body))
+            record = compiled.prepare(_staged_body(route_name, staged))
             selected, reason = compiled.select(record)
             if not selected:
                 decisions.append((staged, states.FILTERED, reason))
@@ -141,6 +142,8 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             decisions.append((staged, states.MAPPED, compiled.map(record)))
         except MappingError as error:
             decisions.append((staged, states.QUARANTINED, error))
+        except Exception as exc:  # noqa: BLE001 - one record never stops the chunk (issue #17)
+            decisions.append((staged, states.QUARANTINED, _unexpected(route_name, staged, exc)))
     now = utcnow()
     with store.session() as session:
         histories: dict[tuple[str, str, str], KeyHistory] = {}
@@ -180,6 +183,27 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             session.execute(update(StagedRecord), staged_updates)
         main = (outputs[0].target, outputs[0].operation)
         audit_hooks.transformed(session, store, route_name, version, decisions, queued, main)  # last
+
+
+def _staged_body(route_name: str, staged: StagedRecord) -> Any:
+    """The staged record; a placeholder (a record staging could not keep) is a ``MappingError`` of
+    stage ``staging`` with the reason found then."""
+    body = json.loads(staged.body)
+    reason = placeholder_reason(body)
+    if reason is not None:
+        raise MappingError(route_name, staged.record_key, [FieldError("(record)", "staging", reason)])
+    return body
+
+
+def _unexpected(route_name: str, staged: StagedRecord, exc: Exception) -> MappingError:
+    """A failure the mapping did not foresee on this record's data: quarantined, never the chunk's end.
+    The message names the exception type only (its text could quote the record)."""
+    log.warning("route %s: mapping %s failed unexpectedly (%s)", route_name, staged.record_key, type(exc).__name__)
+    return MappingError(
+        route_name,
+        staged.record_key,
+        [FieldError("(record)", "mapping", f"the record could not be mapped ({type(exc).__name__})")],
+    )
 
 
 def _output_key(mapped) -> str:  # noqa: ANN001
