@@ -164,6 +164,18 @@ class MotcuaApp(SimApp):
         a merge patch ``{"_poison": null}`` serves it clean again.  KeyError if unknown."""
         return self.update_dossier(dossier_id, _poison=poison.poison_spec(kind, options))
 
+    def restore_dossier(self, dossier_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Serve a former version of the dossier again, with its own ``updatedDate`` (a source restored
+        from a backup).  KeyError if unknown; ValueError if ``record`` is not a version of it."""
+        if not isinstance(record, dict) or record.get("id") != dossier_id or "updatedDate" not in record:
+            raise ValueError("restore needs a whole dossier with the same id and its updatedDate")
+        if self.overlay.index_of(dossier_id) is None:
+            raise KeyError(dossier_id)
+        restored = self.overlay.restore(dossier_id, record)
+        if restored is None:
+            raise KeyError(dossier_id)
+        return restored
+
     def set_steps(self, dossier_id: str, count: int) -> dict[str, Any]:
         """Give the dossier ``count`` finished processing steps (0 to 1,000).  KeyError if unknown."""
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:

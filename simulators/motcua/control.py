@@ -7,6 +7,8 @@
 - ``POST /_sim/dossiers/{id}/poison`` ``{"kind": "nul_key"}`` (``bytes`` for ``huge``, ``depth`` for
   ``deep``) -> ``{"dossier": id, "poison": ...}``: served as hostile data from now on (``poison.py``)
 - ``POST /_sim/dossiers/{id}/steps`` ``{"count": n}`` -> ``{"dossier": ...}``: n finished steps
+- ``POST /_sim/dossiers/{id}/restore`` ``{"dossier": {...}}`` -> ``{"dossier": ...}``: a former version
+  served again at its own ``updatedDate`` (a source restored from a backup; a resync sees it)
 - ``DELETE /_sim/dossiers/{id}`` -> ``{"deleted": id}``
 - ``GET /_sim/mess?kind=identity_length&limit=5&start=0`` -> ``{"kind", "ids"}``; without ``kind``:
   the mess settings and the kind of each of the first ``limit`` dossiers that have one
@@ -26,7 +28,7 @@ from simulators.server import BadRequest, SimRequest, SimResponse
 if TYPE_CHECKING:
     from simulators.motcua.app import MotcuaApp
 
-_DOSSIER = re.compile(r"^/_sim/dossiers/([^/]+)(/withdraw|/poison|/steps)?$")
+_DOSSIER = re.compile(r"^/_sim/dossiers/([^/]+)(/withdraw|/poison|/steps|/restore)?$")
 _PROCEDURE = re.compile(r"^/_sim/procedures/([^/]+)$")
 
 
@@ -83,6 +85,8 @@ def _route(app: MotcuaApp, request: SimRequest) -> SimResponse | None:
                 elif withdraw == "/poison":
                     options = _object(request)
                     record = app.poison_dossier(dossier_id, options.pop("kind", None), **options)
+                elif withdraw == "/restore":
+                    record = app.restore_dossier(dossier_id, _object(request).get("dossier"))
                 elif withdraw == "/steps":
                     record = app.set_steps(dossier_id, _object(request).get("count"))
                 else:
