@@ -177,7 +177,8 @@ class CompiledRoute:
         self._agency = compile_path(source.agency, "source.agency") if source.agency else None
         self._parse_json = source.parse_json
         self._select: tuple[Condition, ...] = tuple(
-            compile_condition(spec, f"select[{i}]", ctx) for i, spec in enumerate(route.select)
+            compile_condition(spec, f"select[{i}]", ctx, missing="quarantine")
+            for i, spec in enumerate(route.select)
         )
         self._fields = compile_fields(route.fields, "fields", ctx)
         self._target_key = compile_path(route.target.key, "target.key")
@@ -265,15 +266,15 @@ class CompiledRoute:
 
     def select(self, record: dict[str, Any]) -> tuple[bool, str | None]:
         """``(True, None)`` or ``(False, reason)``, the reason naming the first condition that failed.
-        A condition's transform failing on a present value (an unreadable birth date) is a
-        ``MappingError``: the record is broken, not outside the route."""
+        A condition that cannot be decided (the value it needs is missing, malformed, or its transform
+        fails on it: an unreadable birth date) is a ``MappingError`` whose field is the **source
+        path**: the record is broken or incomplete, not outside the route (issue #17)."""
         for index, condition in enumerate(self._select):
             try:
                 held = condition(record, record)
             except Fail as fail:
-                errors = prefixed(f"select[{index}]", fail.errors)
                 raise MappingError(
-                    self.name, self._describe(record), [FieldError(*error) for error in errors]
+                    self.name, self._describe(record), [FieldError(*error) for error in fail.errors]
                 ) from None
             if not held:
                 return False, f"select[{index}] not met: {condition.description}"
