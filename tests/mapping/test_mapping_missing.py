@@ -113,3 +113,32 @@ def test_a_field_when_keeps_false_for_missing(compile_route: Callable[..., Compi
     with pytest.raises(MappingError) as caught:
         strict.map(RECORD)
     assert [(e.field, e.rule) for e in caught.value.errors] == [("Ghi.form.kind", "missing")]
+
+
+# --- the shipped routes ------------------------------------------------------------------------------
+def _shipped(name: str) -> CompiledRoute:
+    from mapping_helpers import MAPPINGS, TODAY
+
+    from lienthong.mapping import load_routes
+
+    return load_routes(MAPPINGS)[name].compile(now=lambda: TODAY)
+
+
+@pytest.mark.parametrize("eform", [None, "", "{}", '{"hoTich": {"treEm": {}}}'])
+def test_a_birth_registration_without_its_form_is_quarantined_not_filtered(eform: Any) -> None:
+    from mapping_helpers import fixture_record
+
+    route = _shipped("birth_bhyt")
+    raw = {**fixture_record("dossier_birth"), "eForm": eform}
+    with pytest.raises(MappingError) as caught:
+        route.select(route.prepare(raw))
+    (error,) = caught.value.errors
+    assert (error.field, error.rule) == ("eForm.hoTich.treEm.ngaySinh", "missing")
+
+
+def test_a_dossier_of_another_procedure_is_still_filtered_by_the_birth_route() -> None:
+    from mapping_helpers import fixture_record
+
+    route = _shipped("birth_bhyt")
+    held, reason = route.select(route.prepare(fixture_record("dossier_normal")))
+    assert held is False and reason.startswith("select[0] not met: procedure.nationCode in")
