@@ -93,6 +93,8 @@ def _untransmittable(payload: Any, key: str | None) -> list[ErrorTuple]:
         errors.append(
             ("(key)", "key", f"the target key is {len(key):,} characters long, more than {KEY_MAX}")
         )
+    if not _has_untransmittable(payload):
+        return errors
     stack: list[tuple[Any, str]] = [(payload, "")]
     while stack:
         value, path = stack.pop()
@@ -115,6 +117,23 @@ def _untransmittable(payload: Any, key: str | None) -> list[ErrorTuple]:
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
     return errors
+
+
+def _has_untransmittable(payload: Any) -> bool:
+    """The quick check (no paths built): almost every payload is clean."""
+    search = _UNTRANSMITTABLE.search
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        items = value.values() if type(value) is dict else value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if not item.isprintable() and search(item):  # isprintable: False for every bad one
+                    return True
+            elif kind is dict or kind is list:
+                stack.append(item)
+    return False
 
 
 class CompiledFollowup:
