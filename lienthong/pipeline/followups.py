@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lienthong import states
 from lienthong.store.models import OutboxRow
 
 _MARKER = re.compile(r"/part(\d+)of(\d+)$")
@@ -95,5 +96,9 @@ def latest_groups(
 def same_version(hashes: list[str], latest_hash: str, latest_seq: int, group: list[PartRow] | None) -> bool:
     """Whether the new follow-up (``hashes`` of its parts) equals the key's newest version."""
     if group and group[-1].seq == latest_seq:
+        # A superseded part (``dead replay --remap`` of a part) leaves the version incomplete: queue
+        # every part again rather than leave the parts after it waiting for a parent that never comes.
+        if any(part.state == states.SUPERSEDED for part in group):
+            return False
         return [part.payload_hash for part in group] == hashes
     return len(hashes) == 1 and hashes[0] == latest_hash

@@ -74,3 +74,36 @@ def test_every_step_reaches_the_portal_in_order_in_calls_that_fit(cluster, gatew
     assert all(row.state == states.ACKNOWLEDGED for row in rows)
     assert _steps_at_portal(cluster, codes[23]) == [f"Bước {k + 1}: xử lý hồ sơ" for k in range(25)]
     assert received(cluster.dvcqg)["totals"]["rejected"] == 0
+
+
+def test_a_dead_part_blocks_the_rest_until_replayed_resent_or_remapped(cluster, gateway):
+    from lienthong.dead import DeadFilter, replay
+
+    app = cluster.motcua.app
+    resend_id, remap_id = app.dossier_id(5), app.dossier_id(6)
+    for dossier_id in (resend_id, remap_id):
+        sim_post(cluster.motcua, f"/_sim/dossiers/{dossier_id}/steps", {"count": 23})
+    codes = {dossier_id: app.get_dossier(dossier_id)["code"] for dossier_id in (resend_id, remap_id)}
+    cluster.dvcqg.app.configure({"max_progress_per_call": 5})  # the portal tightens its limit: -1
+    run = gateway.run("dossier_sync")
+    assert run.status == "succeeded"
+    for code in codes.values():
+        assert [row.state for row in _progress_rows(gateway, code)] == [
+            states.DEAD,
+            states.PENDING,
+            states.PENDING,
+        ]
+        assert _steps_at_portal(cluster, code) == []
+    cluster.dvcqg.app.configure({"max_progress_per_call": 10})
+
+    dead_of = {code: _progress_rows(gateway, code)[0].id for code in codes.values()}
+    replay(gateway, DeadFilter(ids=(dead_of[codes[resend_id]],)), "tester")
+    replay(gateway, DeadFilter(ids=(dead_of[codes[remap_id]],)), "tester", remap=True)
+
+    expected = [f"Bước {k + 1}: xử lý hồ sơ" for k in range(23)]
+    for code in codes.values():
+        assert _steps_at_portal(cluster, code) == expected
+    assert [row.state for row in _progress_rows(gateway, codes[resend_id])] == [states.ACKNOWLEDGED] * 3
+    remapped = _progress_rows(gateway, codes[remap_id])
+    assert [row.state for row in remapped] == [states.SUPERSEDED] * 3 + [states.ACKNOWLEDGED] * 3
+    assert [row.item_count for row in remapped[3:]] == [10, 10, 3]
