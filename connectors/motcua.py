@@ -35,6 +35,16 @@ def parse_source_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def source_instant(record: Any) -> datetime | None:
+    """A record's ``updatedDate`` as an instant, or None when it has none that can be read."""
+    value = record.get("updatedDate") if isinstance(record, dict) else None
+    try:
+        at = parse_source_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
+
+
 @dataclass
 class KeysetMark:
     """Where a pull stands: the last ``updatedDate`` seen and the ids already taken at it."""
@@ -43,11 +53,13 @@ class KeysetMark:
     ids: set[str] = field(default_factory=set)
 
     def advance(self, records: list[dict[str, Any]]) -> KeysetMark:
-        if not records:
+        # A record without a readable updatedDate (hostile data) does not move the mark: staging
+        # quarantines it (issue #17); the page and the pull go on.
+        timed = [(r, at) for r in records if (at := source_instant(r)) is not None]
+        if not timed:
             return self
-        last = records[-1]["updatedDate"]
-        last_at = parse_source_time(last)
-        at_last = {str(r["id"]) for r in records if parse_source_time(r["updatedDate"]) == last_at}
+        last, last_at = timed[-1][0]["updatedDate"], timed[-1][1]
+        at_last = {str(r.get("id")) for r, at in timed if at == last_at}
         if self.updated is not None and parse_source_time(self.updated) == last_at:
             at_last |= self.ids
         return KeysetMark(updated=last, ids=at_last)
@@ -55,8 +67,9 @@ class KeysetMark:
     def already_seen(self, record: dict[str, Any]) -> bool:
         return (
             self.updated is not None
+            and isinstance(record, dict)
             and str(record.get("id")) in self.ids
-            and parse_source_time(record["updatedDate"]) == parse_source_time(self.updated)
+            and source_instant(record) == parse_source_time(self.updated)
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connectors.motcua import KeysetMark, MotcuaSource
+from connectors.motcua import KeysetMark, MotcuaSource, source_instant
 from lienthong.clock import utcnow
 from lienthong.errors import MappingError
 from lienthong.store import leases
@@ -108,6 +108,7 @@ def _pulled(compiled, record: Any) -> PulledRecord:  # noqa: ANN001
         agency = compiled.agency(record)
     except Exception:  # noqa: BLE001
         agency = None
+    problem = None if source_instant(record) is not None else "the updated time cannot be read"
     # A record without a usable key is still staged (under its source id) so that mapping
     # quarantines it with a clear message rather than it vanishing here.
     return PulledRecord(
@@ -116,6 +117,7 @@ def _pulled(compiled, record: Any) -> PulledRecord:  # noqa: ANN001
         source_updated=_text(record.get("updatedDate")),
         body=record,
         agency=agency,
+        problem=problem,
     )
 
 
@@ -144,8 +146,12 @@ def _detect_deletions(
         candidates[source_id] = (key, updated)  # the newest version of each source id wins
     found = 0
     for source_id, (key, updated) in candidates.items():
-        if source_id in seen or key in tombstoned or not updated or parse_source_time(updated) < since_at:
-            continue
+        at = source_instant({"updatedDate": updated})
+        if source_id in seen or key in tombstoned or at is None or at < since_at:
+            continue  # (no readable time: a placeholder of a hostile record, quarantined already)
+        if not source_id or source_id.startswith("unusable:"):
+            continue  # a placeholder of a record without a usable id: it cannot be looked up
+
         if source.get(resource, source_id) is not None:
             continue  # still there (it moved past the window's end while we paged)
         with store.session() as session:

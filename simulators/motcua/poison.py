@@ -32,6 +32,7 @@ POISON_KINDS: dict[str, str] = {
     "bad_bytes": "the summary holds bytes that are not UTF-8 (0xFF 0xFE)",
     "huge": "the summary is `bytes` long (default 50,000,000)",
     "deep": "an extra field nested `depth` lists deep (default 200)",
+    "bad_updated": "the updatedDate is not a date (the search still orders the dossier by its real time)",
 }
 _REPLACEMENT: dict[str, bytes] = {
     "lone_surrogate": b"\\ud800",
@@ -83,6 +84,8 @@ def render(record: dict[str, Any]) -> bytes:
         served["code"] = (str(served.get("code") or "K") * 500)[:500]
     elif kind == "huge":
         served["summary"] = "A" * int(spec.get("bytes", 50_000_000))
+    elif kind == "bad_updated":
+        served["updatedDate"] = "31/12/2025 25:61"
     elif kind == "deep":
         nested: Any = "bottom"
         for _ in range(int(spec.get("depth", 200))):

@@ -29,6 +29,7 @@ EXPECTED = {
     "bad_bytes": ["summary", "not UTF-8 (0xFF)"],
     "huge": ["50,00", "bytes, more than"],
     "deep": ["nested more than 64 levels"],
+    "bad_updated": ["updated time cannot be read"],
 }
 
 
@@ -98,6 +99,7 @@ def test_hostile_records_are_quarantined_alone_and_the_route_goes_on(cluster, ga
         "bad_bytes",
         "huge",
         "deep",
+        "bad_updated",
     }
     assert mark is not None and mark.source_updated == app.get_dossier(clean_changed[-1])["updatedDate"]
 
