@@ -107,6 +107,8 @@ def _untransmittable(payload: Any, key: str | None) -> list[ErrorTuple]:
                     if code == 0
                     else "an invalid code point"
                     if 0xD800 <= code <= 0xDFFF
+                    else "a noncharacter"
+                    if code >= 0xFFFE
                     else "a control character"
                 )
                 errors.append(

@@ -90,3 +90,19 @@ def test_same_version_compares_every_part() -> None:
     assert not followups.same_version(["h2"], "h2", 5, group)  # the last part alone is not the version
     assert not followups.same_version(["h1", "h2"], "h9", 6, group)  # a newer unsplit version since
     assert followups.same_version(["h9"], "h9", 6, group)
+
+
+def test_payload_text_no_target_can_carry_is_named_by_field_and_code_point() -> None:
+    from lienthong.mapping.compiled import _untransmittable
+
+    payload = {"A": "Nguyễn\tVăn\r\n", "B": ["ok", "x\x00y"], "C": {"D": "\ufffe"}, "E": 5}
+    assert sorted(_untransmittable(payload, "K")) == [
+        ("B[1]", "text", "contains a NUL character (U+0000) at character 2"),
+        ("C.D", "text", "contains a noncharacter (U+FFFE) at character 1"),
+    ]
+    assert _untransmittable(payload, "K" * 201)[0] == (
+        "(key)",
+        "key",
+        "the target key is 201 characters long, more than 200",
+    )
+    assert _untransmittable({"A": "Nguyễn Văn A\t"}, "K") == []
