@@ -43,7 +43,7 @@ def kill_in_phase(
     max_delay: float,
     rng: random.Random,
     stderr_path: Path,
-    limit: float = 120.0,
+    limit: float = 600.0,
 ) -> Kill | None:
     """Start ``command``; kill it during ``wanted`` (after a random wait up to ``max_delay``).
 
