@@ -21,9 +21,10 @@ import requests
 from connectors import answers
 from connectors.answers import Action
 from connectors.http import Limits, Timeouts, clean_token, make_session, origin, retry_after_seconds
+from connectors.json_page import decode_page
 from connectors.retry import RetryPolicy
 from lienthong.connections import Connection
-from lienthong.errors import ConfigError, CounterpartError, CredentialsRefused, RetriableError
+from lienthong.errors import ConfigError, CounterpartError, CredentialsRefused, FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,16 @@ def parse_source_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def source_instant(record: Any) -> datetime | None:
+    """A record's ``updatedDate`` as an instant, or None when it has none that can be read."""
+    value = record.get("updatedDate") if isinstance(record, dict) else None
+    try:
+        at = parse_source_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
+
+
 @dataclass
 class KeysetMark:
     """Where a pull stands: the last ``updatedDate`` seen and the ids already taken at it."""
@@ -44,11 +55,13 @@ class KeysetMark:
     ids: set[str] = field(default_factory=set)
 
     def advance(self, records: list[dict[str, Any]]) -> KeysetMark:
-        if not records:
+        # A record without a readable updatedDate (hostile data) does not move the mark: staging
+        # quarantines it (issue #17); the page and the pull go on.
+        timed = [(r, at) for r in records if (at := source_instant(r)) is not None]
+        if not timed:
             return self
-        last = records[-1]["updatedDate"]
-        last_at = parse_source_time(last)
-        at_last = {str(r["id"]) for r in records if parse_source_time(r["updatedDate"]) == last_at}
+        last, last_at = timed[-1][0]["updatedDate"], timed[-1][1]
+        at_last = {str(r.get("id")) for r, at in timed if at == last_at}
         if self.updated is not None and parse_source_time(self.updated) == last_at:
             at_last |= self.ids
         return KeysetMark(updated=last, ids=at_last)
@@ -56,8 +69,9 @@ class KeysetMark:
     def already_seen(self, record: dict[str, Any]) -> bool:
         return (
             self.updated is not None
+            and isinstance(record, dict)
             and str(record.get("id")) in self.ids
-            and parse_source_time(record["updatedDate"]) == parse_source_time(self.updated)
+            and source_instant(record) == parse_source_time(self.updated)
         )
 
 
@@ -238,7 +252,7 @@ class MotcuaSource:
             if not isinstance(content, list) or not all(_is_record(r) for r in content):
                 raise CounterpartError(
                     f"one-stop system {origin(self.base_url)}: {resource} page {page_number} is not a list "
-                    "of records with id and updatedDate",
+                    "of JSON objects",
                     target="motcua",
                 )
             last = body.get("last", True) or len(content) < self.page_size
@@ -284,8 +298,10 @@ class _PagingGuard:
             self.position = at
         progressed = False
         for record in content:
-            at = parse_source_time(record["updatedDate"])
-            key = str(record["id"])
+            at = source_instant(record)
+            if at is None:
+                continue  # an unreadable updatedDate: that record is quarantined at staging
+            key = str(record.get("id"))
             if self.edge is None or at > self.edge:
                 self.edge, self.ids_at_edge = at, {key}
                 progressed = True
@@ -302,23 +318,17 @@ class _PagingGuard:
 
 
 def _is_record(value: Any) -> bool:
-    if (
-        not isinstance(value, dict)
-        or value.get("id") is None
-        or not isinstance(value.get("updatedDate"), str)
-    ):
-        return False
-    try:
-        parse_source_time(value["updatedDate"])
-    except ValueError:
-        return False
-    return True
+    """A record is a JSON object; one whose id or ``updatedDate`` is missing or unreadable is still a
+    record: staging quarantines it alone (issue #17), the page goes on."""
+    return isinstance(value, dict)
 
 
 def _json(answer: requests.Response, place: str) -> Any:
+    """Bytes that are not UTF-8 survive as lone surrogates (one record's damage, quarantined at
+    staging); only a body that is not JSON at all stops the pull."""
     try:
-        return answer.json()
-    except ValueError:
+        return decode_page(answer.content, place)
+    except FatalError:
         raise CounterpartError(f"{place}: the answer is not JSON", target="motcua") from None
 
 

@@ -1,9 +1,15 @@
-"""Fault injection shared by every simulator.
+"""Fault injection shared by every simulator, and the count of answers the faults lost.
 
 Faults are decided per request, before the simulator handles it, from a seeded random generator (so a
 test run is reproducible) or from a *script* of faults consumed in order (so a test can say "the next
 write is answered 429, the one after it commits and then loses the connection").  Network faults are
 carried out on the socket by :mod:`simulators.server`; this module only decides.
+
+It also counts the answers that were lost after the request took effect (``answers_lost``, by reason):
+``drop_after_commit`` (the fault itself), ``client_gone`` (the client had closed the connection, e.g.
+after its read timeout or because its process was killed, before the answer was written) and
+``send_failed`` (writing the answer failed).  A client that resends only what it could not know was
+applied repeats at most that many writes: the bound the reliability tests check from the target's side.
 """
 
 from __future__ import annotations
@@ -58,7 +64,9 @@ class FaultConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise FaultConfigError(f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise FaultConfigError(
+                f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         values = dict(base.to_dict()) if base else {}
         values.update(data)
         for name in ("kinds", "paths", "methods"):
@@ -105,6 +113,7 @@ class FaultInjector:
         self._config = config or FaultConfig()
         self._random = random.Random(self._config.seed)
         self.injected: Counter[str] = Counter()
+        self.answers_lost: Counter[str] = Counter()
         self.requests_seen = 0
 
     @property
@@ -121,6 +130,7 @@ class FaultInjector:
             self._config = FaultConfig()
             self._random = random.Random()
             self.injected.clear()
+            self.answers_lost.clear()
             self.requests_seen = 0
 
     def applies_to(self, method: str, path: str) -> bool:
@@ -153,11 +163,17 @@ class FaultInjector:
                 self.injected[kind] += 1
             return kind, latency
 
+    def count_lost(self, reason: str) -> None:
+        """A request took effect but its answer never reached the client (``reason`` says why)."""
+        with self._lock:
+            self.answers_lost[reason] += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "config": self._config.to_dict(),
                 "injected": dict(self.injected),
                 "injected_total": sum(self.injected.values()),
+                "answers_lost": dict(self.answers_lost),
                 "requests_seen": self.requests_seen,
             }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
 import socket
 import struct
 import threading
@@ -74,7 +75,9 @@ class SimResponse:
         return cls(status=status, body=body, headers=dict(headers or {}))
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> SimResponse:
+    def text(
+        cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8"
+    ) -> SimResponse:
         return cls(status=status, body=text.encode("utf-8"), content_type=content_type)
 
 
@@ -118,7 +121,9 @@ class SimApp:
                 return SimResponse.json({"error": "bad_request", "message": str(exc)}, status=400)
             except Exception:  # noqa: BLE001 - a simulator bug answers 500, it must not look like a network fault
                 log.exception("%s: handler for %s %s failed", self.name, request.method, request.path)
-                return SimResponse.json({"error": "internal_error", "message": "simulator handler failed"}, status=500)
+                return SimResponse.json(
+                    {"error": "internal_error", "message": "simulator handler failed"}, status=500
+                )
         if allowed:
             return SimResponse.json({"error": "method_not_allowed"}, status=405)
         return SimResponse.json({"error": "not_found", "path": request.path}, status=404)
@@ -140,9 +145,16 @@ class SimApp:
     def settings(self) -> dict[str, Any]:
         return {}
 
+    def answer_lost(self, request: SimRequest, response: SimResponse, reason: str) -> None:
+        """``request`` took effect but the client never got ``response``: counted by the fault
+        injector; simulators that know what a request wrote (the portal) also count its items."""
+        self.faults.count_lost(reason)
+
     def fault_response(self, kind: str, request: SimRequest) -> SimResponse:
         """The answer of an HTTP-level fault; SOAP simulators override it for ``soap_server``."""
-        status = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429, "soap_server": 500}[kind]
+        status = {"http_500": 500, "http_502": 502, "http_503": 503, "http_429": 429, "soap_server": 500}[
+            kind
+        ]
         headers = {}
         if kind == "http_429" or kind == "http_503":
             headers["Retry-After"] = str(self.faults.config.retry_after)
@@ -153,7 +165,9 @@ class SimApp:
         path = request.path
         try:
             if path == "/_sim/health":
-                return SimResponse.json({"simulator": self.name, "ok": True, "requests_served": self.requests_served})
+                return SimResponse.json(
+                    {"simulator": self.name, "ok": True, "requests_served": self.requests_served}
+                )
             if path == "/_sim/received" and request.method == "GET":
                 return SimResponse.json(self.received())
             if path == "/_sim/reset" and request.method == "POST":
@@ -234,9 +248,32 @@ class _RequestHandler(BaseHTTPRequestHandler):
             app.requests_served += 1
         if kind == "drop_after_commit":
             # The write took effect; the client never learns it.
+            app.answer_lost(request, response, "drop_after_commit")
             self.close_connection = True
             return
-        self._send(response)
+        if self._client_gone():
+            # The client stopped waiting (its read timeout, or its process died): the answer is lost.
+            app.answer_lost(request, response, "client_gone")
+            self.close_connection = True
+            return
+        try:
+            self._send(response)
+        except OSError:
+            app.answer_lost(request, response, "send_failed")
+            raise
+
+    def _client_gone(self) -> bool:
+        """Whether the client has closed its end: readable with nothing to read (EOF) or reset.
+
+        Clients here never pipeline, so a readable socket before the answer means EOF or a reset.  A
+        client that closes after the answer went out is not seen (the tests allow for that race)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _send(self, response: SimResponse) -> None:
         self.send_response(response.status)
@@ -291,7 +328,10 @@ class RunningSimulator:
 
     def start(self) -> RunningSimulator:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name=f"sim-{self.app.name}", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"sim-{self.app.name}",
+            daemon=True,
         )
         self._thread.start()
         return self

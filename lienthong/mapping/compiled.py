@@ -14,6 +14,7 @@ mapping produced a payload, and a changed code list is a new mapping version.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,67 @@ def _related(a: str, b: str) -> bool:
     return b == a or (b.startswith(a) and b[len(a)] in ".[") or not a
 
 
+#: The width of the outbox's ``record_key`` column (``lienthong.store.models``; a test keeps them equal).
+KEY_MAX = 200
+#: Characters no target can carry: C0 controls but tab, line feed and carriage return (NUL included),
+#: lone surrogates, and the two noncharacters XML 1.0 refuses.
+_UNTRANSMITTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _untransmittable(payload: Any, key: str | None) -> list[ErrorTuple]:
+    """Payload text a target cannot carry (a NUL in a summary breaks the SOAP envelope and is refused
+    by PostgreSQL text), and a key wider than the outbox keeps.  Reasons name the field and the code
+    point, never the text."""
+    errors: list[ErrorTuple] = []
+    if key is not None and len(key) > KEY_MAX:
+        errors.append(
+            ("(key)", "key", f"the target key is {len(key):,} characters long, more than {KEY_MAX}")
+        )
+    if not _has_untransmittable(payload):
+        return errors
+    stack: list[tuple[Any, str]] = [(payload, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            found = _UNTRANSMITTABLE.search(value)
+            if found:
+                code = ord(found.group())
+                what = (
+                    "a NUL character"
+                    if code == 0
+                    else "an invalid code point"
+                    if 0xD800 <= code <= 0xDFFF
+                    else "a noncharacter"
+                    if code >= 0xFFFE
+                    else "a control character"
+                )
+                errors.append(
+                    (path, "text", f"contains {what} (U+{code:04X}) at character {found.start() + 1}")
+                )
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{name}" if path else str(name)) for name, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+    return errors
+
+
+def _has_untransmittable(payload: Any) -> bool:
+    """The quick check (no paths built): almost every payload is clean."""
+    search = _UNTRANSMITTABLE.search
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        items = value.values() if type(value) is dict else value
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if not item.isprintable() and search(item):  # isprintable: False for every bad one
+                    return True
+            elif kind is dict or kind is list:
+                stack.append(item)
+    return False
+
+
 class CompiledFollowup:
     """A followup (e.g. progress records): one payload per element of ``for_each``, each mapped against
     ``{"item": element, "root": record}`` and keyed by its own ``target.key``."""
@@ -136,7 +198,8 @@ class CompiledRoute:
         self._agency = compile_path(source.agency, "source.agency") if source.agency else None
         self._parse_json = source.parse_json
         self._select: tuple[Condition, ...] = tuple(
-            compile_condition(spec, f"select[{i}]", ctx) for i, spec in enumerate(route.select)
+            compile_condition(spec, f"select[{i}]", ctx, missing="quarantine")
+            for i, spec in enumerate(route.select)
         )
         self._fields = compile_fields(route.fields, "fields", ctx)
         self._target_key = compile_path(route.target.key, "target.key")
@@ -224,15 +287,15 @@ class CompiledRoute:
 
     def select(self, record: dict[str, Any]) -> tuple[bool, str | None]:
         """``(True, None)`` or ``(False, reason)``, the reason naming the first condition that failed.
-        A condition's transform failing on a present value (an unreadable birth date) is a
-        ``MappingError``: the record is broken, not outside the route."""
+        A condition that cannot be decided (the value it needs is missing, malformed, or its transform
+        fails on it: an unreadable birth date) is a ``MappingError`` whose field is the **source
+        path**: the record is broken or incomplete, not outside the route (issue #17)."""
         for index, condition in enumerate(self._select):
             try:
                 held = condition(record, record)
             except Fail as fail:
-                errors = prefixed(f"select[{index}]", fail.errors)
                 raise MappingError(
-                    self.name, self._describe(record), [FieldError(*error) for error in errors]
+                    self.name, self._describe(record), [FieldError(*error) for error in fail.errors]
                 ) from None
             if not held:
                 return False, f"select[{index}] not met: {condition.description}"
@@ -253,6 +316,10 @@ class CompiledRoute:
         key = self.target_key(payload)
         if key is None and not errors:
             errors.append((self.target.key, "key", "the target key is missing"))
+        errors += _untransmittable(payload, key)
+        for name, items in followups.items():
+            for index, item in enumerate(items):
+                errors += prefixed(f"followups.{name}[{index}]", _untransmittable(item, None))
         if self._schema is not None:
             errors += _drop_shadowed(self._schema(payload), errors)
         if errors:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from connectors.motcua import KeysetMark, MotcuaSource
+from connectors.motcua import KeysetMark, MotcuaSource, source_instant
 from lienthong.clock import utcnow
 from lienthong.errors import MappingError
 from lienthong.store import leases
@@ -88,21 +89,40 @@ def _pull(store, route, compiled, source, resource, run_id, holder, since, on_pa
     return result
 
 
-def _pulled(compiled, record: dict) -> PulledRecord:  # noqa: ANN001
-    source_id = str(record.get("id"))
+def _pulled(compiled, record: Any) -> PulledRecord:  # noqa: ANN001
+    """What staging needs of one source record.  Nothing here may raise on hostile data: a record
+    that is not an object, or whose key, id or agency cannot be read, is staged as a placeholder
+    (``lienthong.store.unstageable``) and quarantined, and the page goes on."""
+    if not isinstance(record, dict):
+        return PulledRecord("", "", "", record, problem="the record is not a JSON object")
+    source_id = _text(record.get("id"))
     try:
         key = compiled.record_key(record)
     except MappingError:
         key = None
+    except Exception as exc:  # noqa: BLE001 - hostile data must not stop the page
+        return PulledRecord(
+            "", source_id, "", record, problem=f"the record key cannot be read ({type(exc).__name__})"
+        )
+    try:
+        agency = compiled.agency(record)
+    except Exception:  # noqa: BLE001
+        agency = None
+    problem = None if source_instant(record) is not None else "the updated time cannot be read"
     # A record without a usable key is still staged (under its source id) so that mapping
     # quarantines it with a clear message rather than it vanishing here.
     return PulledRecord(
         record_key=str(key) if key not in (None, "") else f"id:{source_id}",
         source_id=source_id,
-        source_updated=str(record.get("updatedDate") or ""),
+        source_updated=_text(record.get("updatedDate")),
         body=record,
-        agency=compiled.agency(record),
+        agency=agency,
+        problem=problem,
     )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def _detect_deletions(
@@ -126,8 +146,12 @@ def _detect_deletions(
         candidates[source_id] = (key, updated)  # the newest version of each source id wins
     found = 0
     for source_id, (key, updated) in candidates.items():
-        if source_id in seen or key in tombstoned or not updated or parse_source_time(updated) < since_at:
-            continue
+        at = source_instant({"updatedDate": updated})
+        if source_id in seen or key in tombstoned or at is None or at < since_at:
+            continue  # (no readable time: a placeholder of a hostile record, quarantined already)
+        if not source_id or source_id.startswith("unusable:"):
+            continue  # a placeholder of a record without a usable id: it cannot be looked up
+
         if source.get(resource, source_id) is not None:
             continue  # still there (it moved past the window's end while we paged)
         with store.session() as session:

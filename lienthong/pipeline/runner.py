@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.motcua import MotcuaSource
 from connectors.targets import Target, TargetSpec, load_spec, open_target
-from lienthong import audit
+from lienthong import audit, phases
 from lienthong import outcomes as run_outcomes
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
@@ -175,6 +175,7 @@ class Gateway:
     """The engine as the CLI, the demo and the Airflow tasks use it."""
 
     def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
+        phases.report(phases.START_UP)
         self.settings = settings or Settings.from_env()
         self.store = store or Store(self.settings.database_url)
         audit.attach(self.store, self.settings)  # the audit's switch, keys and checkpoint file
@@ -277,15 +278,18 @@ class Gateway:
         try:
             if not skip_extract:
                 progress.phase("pull", None)
+                phases.report(phases.PULL)
                 extracted = self.pull(
                     route, compiled, run_id, since, on_page=lambda n, total: progress.advance(n, total)
                 )
             progress.phase("map", extracted.staged)
+            phases.report(phases.MAP)
             transformed = transform(self.store, route, compiled, specs, run_id, on_chunk=progress.advance)
             if deliver:
                 operations = [(o.target, o.operation) for o in outputs_of(route, specs)]
                 targets = {name: open_target(name, self.mappings_dir) for name in specs}
                 progress.phase("deliver", transformed.rows_created or None)
+                phases.report(phases.DELIVER)
                 deliverer = Deliverer(
                     self.store, targets, route=route.name, concurrency=concurrency, on_rows=progress.advance
                 )
@@ -338,6 +342,7 @@ class Gateway:
                 failure.run_summary = summary  # type: ignore[attr-defined]  # the CLI prints it
             if verdict.status != run_outcomes.SUCCEEDED:
                 log.warning("route %s run %s %s: %s", route.name, run_id, verdict.status, verdict.message)
+            phases.report(phases.DONE)
         return summary
 
     def _start_run(self, route: str, kind: str, actor: str | None) -> int:

@@ -27,14 +27,17 @@ from connectors.targets import TargetSpec
 from lienthong import states
 from lienthong.audit import hooks as audit_hooks
 from lienthong.clock import utcnow
-from lienthong.errors import MappingError
+from lienthong.errors import FieldError, MappingError
 from lienthong.jsoncanon import canonical, digest
+from lienthong.pipeline import followups
+from lienthong.pipeline.followups import PartRow, latest_groups
 from lienthong.store import leases
 from lienthong.store.db import Store
 from lienthong.store.models import OutboxRow, QuarantineEntry, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories, supersede_older
 from lienthong.store.settle_mapping import settle_quarantine_at_mapping, settle_rows_of_filtered
 from lienthong.store.staging import pending_staged
+from lienthong.store.unstageable import placeholder_reason
 from lienthong.workers import lease_seconds, worker_id
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ class Output:
     operation: str
     items_per_row: bool
     on_change: str
+    #: Items one call may carry (the operation's ``batch_size`` when it has ``items_per_row``): a
+    #: follow-up with more is queued as part-rows (``lienthong.pipeline.followups``).
+    max_items: int | None = None
 
 
 @dataclass
@@ -82,6 +88,7 @@ def outputs_of(route, target_specs: dict[str, TargetSpec]) -> list[Output]:  # n
                 followup["target"]["operation"],
                 True,
                 spec.on_change,
+                spec.batch_size if spec.items_per_row else None,
             )
         )
     return outputs
@@ -139,7 +146,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
     decisions: list[tuple[StagedRecord, str, Any]] = []  # (staged, verdict, detail)
     for staged in chunk:
         try:
-            record = compiled.prepare(json.loads(staged.body))
+            record = compiled.prepare(_staged_body(route_name, staged))
             selected, reason = compiled.select(record)
             if not selected:
                 decisions.append((staged, states.FILTERED, reason))
@@ -147,13 +154,20 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
             decisions.append((staged, states.MAPPED, compiled.map(record)))
         except MappingError as error:
             decisions.append((staged, states.QUARANTINED, error))
+        except Exception as exc:  # noqa: BLE001 - one record never stops the chunk (issue #17)
+            decisions.append((staged, states.QUARANTINED, _unexpected(route_name, staged, exc)))
     now = utcnow()
     with store.session() as session:
         histories: dict[tuple[str, str, str], KeyHistory] = {}
+        groups: dict[tuple[str, str, str], list[PartRow]] = {}
         for output in outputs:
             keys = [_output_key(detail) for _, verdict, detail in decisions if verdict == states.MAPPED]
             for key, history in key_histories(session, output.target, output.operation, keys).items():
                 histories[(output.target, output.operation, key)] = history
+            if output.max_items is not None:
+                for key, group in latest_groups(session, output.target, output.operation, keys).items():
+                    groups[(output.target, output.operation, key)] = group
+        histories_and_groups = (histories, groups)
         staged_updates: list[dict[str, Any]] = []
         settling: list[tuple[str, int, str]] = []  # versions whose verdict settles older quarantine entries
         queued = audit_hooks.Queued(store)  # what the ledger and the archive record of this chunk
@@ -174,7 +188,7 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
                     result.quarantine_messages.append(str(detail))
             else:
                 created = _enqueue(
-                    session, route_name, staged, version, detail, outputs, histories, run_id, now, result, queued
+                    session, route_name, staged, version, detail, outputs, histories_and_groups, run_id, now, result, queued
                 )
                 update_values["state"] = states.MAPPED if created else states.UNCHANGED
                 if created:
@@ -199,6 +213,27 @@ def _transform_chunk(store, route_name, compiled, outputs, chunk, run_id, result
         )  # last: the ledger's head lock is taken last
 
 
+def _staged_body(route_name: str, staged: StagedRecord) -> Any:
+    """The staged record; a placeholder (a record staging could not keep) is a ``MappingError`` of
+    stage ``staging`` with the reason found then."""
+    body = json.loads(staged.body)
+    reason = placeholder_reason(body)
+    if reason is not None:
+        raise MappingError(route_name, staged.record_key, [FieldError("(record)", "staging", reason)])
+    return body
+
+
+def _unexpected(route_name: str, staged: StagedRecord, exc: Exception) -> MappingError:
+    """A failure the mapping did not foresee on this record's data: quarantined, never the chunk's end.
+    The message names the exception type only (its text could quote the record)."""
+    log.warning("route %s: mapping %s failed unexpectedly (%s)", route_name, staged.record_key, type(exc).__name__)
+    return MappingError(
+        route_name,
+        staged.record_key,
+        [FieldError("(record)", "mapping", f"the record could not be mapped ({type(exc).__name__})")],
+    )
+
+
 def _output_key(mapped) -> str:  # noqa: ANN001
     return str(mapped.key)
 
@@ -220,39 +255,52 @@ def _quarantine(session, route_name, staged, version, error: MappingError, now) 
     log.info("quarantined: %s", error)
 
 
-def _enqueue(session, route_name, staged, version, mapped, outputs, histories, run_id, now, result, queued) -> bool:  # noqa: ANN001, E501
-    """Queue every output of a mapped record whose payload changed; True if any row was created."""
+def _enqueue(session, route_name, staged, version, mapped, outputs, known, run_id, now, result, queued) -> bool:  # noqa: ANN001, E501
+    """Queue every output of a mapped record whose payload changed; True if any row was created.
+
+    A follow-up over its operation's per-call limit becomes part-rows chained by ``parent_id``
+    (``lienthong.pipeline.followups``); ``known`` is (histories, split groups) per output slot."""
+    histories, groups = known
     key = _output_key(mapped)
     created_any = False
     parent_id: int | None = None
     for output in outputs:
         if output.name == "main":
             payload: Any = mapped.payload
+            parts = [payload]
         else:
             payload = mapped.followups.get(output.name) or []
             if not payload:
                 continue
-        text = canonical(payload)
-        payload_hash = digest(text)
+            parts = followups.split(payload, output.max_items)
+        texts = [canonical(part) for part in parts]
+        hashes = [digest(text) for text in texts]
         slot = (output.target, output.operation, key)
         history = histories.get(slot)
+        group = groups.get(slot)
         if (
             history is not None
-            and history.latest_hash == payload_hash
             and history.latest_state != states.SUPERSEDED
+            and followups.same_version(hashes, history.latest_hash, history.latest_seq, group)
         ):
+            first_id, first_state = (
+                (group[0].id, group[0].state)
+                if group and group[-1].seq == history.latest_seq
+                else (history.latest_id, history.latest_state)
+            )
             if output.name == "main":
                 parent_id = history.latest_id
-            elif history.latest_state in states.LIVE_STATES and parent_id is not None:
+            elif first_state in states.LIVE_STATES and parent_id is not None:
                 # The same follow-up still waits, but its dossier has a new version: follow that one
                 # (the old parent may never be acknowledged: superseded, or replayed as a new row).
+                # A split follow-up: its first part follows the dossier, the others their part before.
                 session.execute(
                     update(OutboxRow)
-                    .where(OutboxRow.id == history.latest_id, OutboxRow.state.in_(states.LIVE_STATES))
+                    .where(OutboxRow.id == first_id, OutboxRow.state.in_(states.LIVE_STATES))
                     .values(parent_id=parent_id)
                 )
             continue
-        seq = (history.latest_seq + 1) if history else 1
+        first_seq = (history.latest_seq + 1) if history else 1
         state = states.PENDING
         error = None
         if output.on_change == "review" and history is not None and history.acknowledged_id is not None:
@@ -263,34 +311,47 @@ def _enqueue(session, route_name, staged, version, mapped, outputs, histories, r
             )
             result.review += 1
         if history is not None and history.latest_state in (states.PENDING, states.RETRY_SCHEDULED):
-            result.superseded += supersede_older(session, output.target, output.operation, key, seq)
-        values = dict(
-            route=route_name,
-            target=output.target,
-            operation=output.operation,
-            record_key=key,
-            seq=seq,
-            payload=queued.seal(text),  # personal data: sealed at rest
-            payload_hash=payload_hash,
-            item_count=len(payload) if output.items_per_row and isinstance(payload, list) else 1,
-            mapping_version=version,
-            idempotency_key=f"{route_name}/{output.target}.{output.operation}/{key}/{seq}/{payload_hash[7:23]}",
-            staged_id=staged.id,
-            parent_id=parent_id if output.name != "main" else None,
-            state=state,
-            attempts=0,
-            last_error=error,
-            created_at=now,
-            updated_at=now,
-            run_id=run_id,
-        )
-        row_id = session.execute(insert(OutboxRow).returning(OutboxRow.id), values).scalar_one()
-        queued.add(staged.id, values, row_id)
-        if output.name == "main":
-            parent_id = row_id
+            result.superseded += supersede_older(session, output.target, output.operation, key, first_seq)
+        previous = parent_id if output.name != "main" else None
+        created: list[PartRow] = []
+        for index, (part, text, payload_hash) in enumerate(zip(parts, texts, hashes, strict=True)):
+            seq = first_seq + index
+            suffix = followups.marker(index, len(parts))
+            values = dict(
+                route=route_name,
+                target=output.target,
+                operation=output.operation,
+                record_key=key,
+                seq=seq,
+                payload=queued.seal(text),  # personal data: sealed at rest
+                payload_hash=payload_hash,
+                item_count=len(part) if output.items_per_row and isinstance(part, list) else 1,
+                mapping_version=version,
+                idempotency_key=(
+                    f"{route_name}/{output.target}.{output.operation}/{key}/{seq}/{payload_hash[7:23]}{suffix}"
+                ),
+                staged_id=staged.id,
+                parent_id=previous,
+                state=state,
+                attempts=0,
+                last_error=error,
+                created_at=now,
+                updated_at=now,
+                run_id=run_id,
+            )
+            row_id = session.execute(insert(OutboxRow).returning(OutboxRow.id), values).scalar_one()
+            queued.add(staged.id, values, row_id)
+            created.append(PartRow(row_id, seq, payload_hash, state))
+            if output.name == "main":
+                parent_id = row_id
+            else:
+                previous = row_id  # part k+1 waits for part k
+            result.rows_created += 1
         histories[slot] = KeyHistory(
-            row_id, seq, payload_hash, state, history.acknowledged_id if history else None
+            row_id, seq, hashes[-1], state, history.acknowledged_id if history else None
         )
-        result.rows_created += 1
+        groups.pop(slot, None)
+        if len(created) > 1:
+            groups[slot] = created
         created_any = True
     return created_any

@@ -103,8 +103,19 @@ class DvcqgApp(SimApp):
     def settings(self) -> dict[str, Any]:
         return {**visible(self._settings), "active_sessions": self.sessions.active()}
 
-    def received(self) -> dict[str, Any]:
-        return self.store.snapshot()
+    def received(self, history: bool = False) -> dict[str, Any]:
+        return self.store.snapshot(history=history)
+
+    def answer_lost(self, request: SimRequest, response: SimResponse, reason: str) -> None:
+        """Count the lost answer, and per service the items the request carried (a lookup counts 1)."""
+        super().answer_lost(request, response, reason)
+        if request.path != "/api/service":
+            return
+        body = _json_object(request) or {}
+        service = body.get("service")
+        if isinstance(service, str) and service in self._operations:
+            items = body.get("data")
+            self.store.count_lost(service, len(items) if isinstance(items, list) else 1)
 
     def reset_state(self) -> None:
         """Forget what was received; settings and open sessions stay (a test resets between cases)."""
@@ -115,7 +126,9 @@ class DvcqgApp(SimApp):
     def control(self, request: SimRequest) -> SimResponse:
         if request.path == "/_sim/received" and request.method == "GET":
             summary = (request.arg("summary") or "").lower() in ("1", "true", "yes")
-            return SimResponse.json(self.store.snapshot(summary=summary, mahoso=request.arg("mahoso")))
+            history = (request.arg("history") or "").lower() in ("1", "true", "yes")
+            snapshot = self.store.snapshot(summary=summary, mahoso=request.arg("mahoso"), history=history)
+            return SimResponse.json(snapshot)
         return super().control(request)
 
     # --- login -------------------------------------------------------------------------------------------

@@ -4,7 +4,13 @@ The counts are the point: an integration test asserts "no loss, no duplicate eff
 many *effective* writes each dossier received (``writes``: the stored content changed; the first
 create counts as 1) and how many writes merely repeated what was stored (``repeats``: a retry after a
 lost answer, or an update identical to the current content).  ``versions`` lists the content hash of
-every effective write in order, so a test can check that versions arrived in order and none was lost.
+every effective write in order, so a test can check that versions arrived in order and none was lost;
+``history`` (only with ``GET /_sim/received?history=1``) is the content of each effective write, so a
+test can compare what arrived, and in which order, with what the source says.
+
+``answers_lost`` counts, per service, the items of requests that took effect but whose answer never
+reached the client (a fault dropped it, or the client had gone): a client that resends only what it
+could not know was applied makes at most that many repeats and ``-3`` answers.
 
 Running totals are kept incrementally so ``GET /_sim/received?summary=1`` stays cheap with 10,000+
 dossiers.  The server is threaded: every read and write of the store happens under ``self._lock``.
@@ -46,14 +52,22 @@ class Entry:
     writes: int = 1
     repeats: int = 0
     versions: list[str] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def __post_init__(self) -> None:
+        if not self.history:
+            self.history.append(self.data)
+
+    def to_dict(self, history: bool = False) -> dict[str, Any]:
+        answer = {
             "data": self.data,
             "writes": self.writes,
             "repeats": self.repeats,
             "versions": list(self.versions),
         }
+        if history:
+            answer["history"] = list(self.history)
+        return answer
 
 
 class _Kind:
@@ -82,6 +96,7 @@ class Store:
             self.catalogue: dict[str, Entry] = {}
             self.rejected: Counter[str] = Counter()
             self.calls: Counter[str] = Counter()
+            self.answers_lost: Counter[str] = Counter()
             self.logins = 0
             self.login_failures = 0
             self._dossier_totals = _Kind()
@@ -149,6 +164,11 @@ class Store:
             else:
                 self.login_failures += 1
 
+    def count_lost(self, service: str, items: int) -> None:
+        """A request of ``service`` carrying ``items`` items took effect; its answer was lost."""
+        with self._lock:
+            self.answers_lost[service] += items
+
     def reject(self, code: str, count: int = 1) -> None:
         with self._lock:
             self.rejected[code] += count
@@ -170,25 +190,29 @@ class Store:
             **self._catalogue_totals.as_dict("catalogue", "catalogue_entries"),
             "rejected": sum(self.rejected.values()),
             "calls": dict(self.calls),
+            "answers_lost": dict(self.answers_lost),
             "logins": self.logins,
             "login_failures": self.login_failures,
         }
 
-    def snapshot(self, summary: bool = False, mahoso: str | None = None) -> dict[str, Any]:
-        """The ``/_sim/received`` document: everything, totals only, or one dossier."""
+    def snapshot(
+        self, summary: bool = False, mahoso: str | None = None, history: bool = False
+    ) -> dict[str, Any]:
+        """The ``/_sim/received`` document: everything, totals only, or one dossier; ``history`` adds
+        the content of every effective write of each record."""
         with self._lock:
             answer: dict[str, Any] = {"totals": self._totals(), "rejected": dict(self.rejected)}
             if summary:
                 return answer
             keys = [mahoso] if mahoso is not None else list(self.dossiers)
-            answer["dossiers"] = {k: self.dossiers[k].to_dict() for k in keys if k in self.dossiers}
+            answer["dossiers"] = {k: self.dossiers[k].to_dict(history) for k in keys if k in self.dossiers}
             answer["progress"] = {
-                k: [entry.to_dict() for entry in self.progress[k].values()]
+                k: [entry.to_dict(history) for entry in self.progress[k].values()]
                 for k in keys
                 if k in self.progress
             }
             if mahoso is None:
-                answer["catalogue"] = {k: entry.to_dict() for k, entry in self.catalogue.items()}
+                answer["catalogue"] = {k: entry.to_dict(history) for k, entry in self.catalogue.items()}
             return answer
 
 
@@ -201,5 +225,6 @@ def _apply(entry: Entry, data: dict[str, Any], digest: str, totals: _Kind) -> Ou
     entry.data, entry.digest = data, digest
     entry.writes += 1
     entry.versions.append(digest)
+    entry.history.append(data)
     totals.writes += 1
     return "written"

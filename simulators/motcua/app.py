@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from simulators.faults import FaultConfig
-from simulators.motcua import control
+from simulators.motcua import control, poison
 from simulators.motcua.auth import TokenIssuer, basic, bearer
 from simulators.motcua.data import STATUS_NAMES, DossierGenerator
 from simulators.motcua.procedures import ProcedureStore
@@ -159,6 +159,32 @@ class MotcuaApp(SimApp):
             dossier_id, dossierStatus={"id": 6, "name": STATUS_NAMES[6]}, completedDate=None, returnedDate=None
         )
 
+    def poison_dossier(self, dossier_id: str, kind: str, **options: Any) -> dict[str, Any]:
+        """Serve the dossier as hostile data of ``kind`` from now on (``simulators.motcua.poison``);
+        a merge patch ``{"_poison": null}`` serves it clean again.  KeyError if unknown."""
+        return self.update_dossier(dossier_id, _poison=poison.poison_spec(kind, options))
+
+    def restore_dossier(self, dossier_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Serve a former version of the dossier again, with its own ``updatedDate`` (a source restored
+        from a backup).  KeyError if unknown; ValueError if ``record`` is not a version of it."""
+        if not isinstance(record, dict) or record.get("id") != dossier_id or "updatedDate" not in record:
+            raise ValueError("restore needs a whole dossier with the same id and its updatedDate")
+        if self.overlay.index_of(dossier_id) is None:
+            raise KeyError(dossier_id)
+        restored = self.overlay.restore(dossier_id, record)
+        if restored is None:
+            raise KeyError(dossier_id)
+        return restored
+
+    def set_steps(self, dossier_id: str, count: int) -> dict[str, Any]:
+        """Give the dossier ``count`` finished processing steps (0 to 1,000).  KeyError if unknown."""
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:
+            raise ValueError("count must be an integer from 0 to 1000")
+        current = self.get_dossier(dossier_id)
+        if current is None:
+            raise KeyError(dossier_id)
+        return self.update_dossier(dossier_id, tasks=poison.with_steps(current, count))
+
     def append_dossiers(self, count: int) -> list[str]:
         """``count`` new dossiers (new or just received), each at the next clock time; their ids."""
         if count < 0 or count > 100_000:
@@ -266,7 +292,7 @@ class MotcuaApp(SimApp):
         found = overlay.search(from_ms, to_ms, page * size, size)
         render = overlay.generator.render
         parts = [render(i) for i in found.generated]
-        parts += [json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() for r in found.overlay]
+        parts += [poison.render(r) for r in found.overlay]  # a poisoned dossier spoils only itself
         self._after_search(found)
         head = _page([], found.total, page, size, len(parts))
         del head["content"]
@@ -305,7 +331,7 @@ class MotcuaApp(SimApp):
         self._count("detail_reads")
         if isinstance(found, bytes):
             return SimResponse(200, found)
-        return SimResponse.json(found)
+        return SimResponse(200, poison.render(found))
 
     def _procedure_search(self, request: SimRequest) -> SimResponse:
         denied = self._unauthorised(request)

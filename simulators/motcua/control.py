@@ -4,6 +4,11 @@
 - ``GET /_sim/dossiers/{id}`` -> ``{"dossier": ..., "index": i, "mess_kind": ...}`` (no token needed)
 - ``POST /_sim/dossiers/{id}`` with a JSON merge patch -> ``{"dossier": ...}`` (new ``updatedDate``)
 - ``POST /_sim/dossiers/{id}/withdraw`` -> ``{"dossier": ...}`` (status 6)
+- ``POST /_sim/dossiers/{id}/poison`` ``{"kind": "nul_key"}`` (``bytes`` for ``huge``, ``depth`` for
+  ``deep``) -> ``{"dossier": id, "poison": ...}``: served as hostile data from now on (``poison.py``)
+- ``POST /_sim/dossiers/{id}/steps`` ``{"count": n}`` -> ``{"dossier": ...}``: n finished steps
+- ``POST /_sim/dossiers/{id}/restore`` ``{"dossier": {...}}`` -> ``{"dossier": ...}``: a former version
+  served again at its own ``updatedDate`` (a source restored from a backup; a resync sees it)
 - ``DELETE /_sim/dossiers/{id}`` -> ``{"deleted": id}``
 - ``GET /_sim/mess?kind=identity_length&limit=5&start=0`` -> ``{"kind", "ids"}``; without ``kind``:
   the mess settings and the kind of each of the first ``limit`` dossiers that have one
@@ -23,7 +28,7 @@ from simulators.server import BadRequest, SimRequest, SimResponse
 if TYPE_CHECKING:
     from simulators.motcua.app import MotcuaApp
 
-_DOSSIER = re.compile(r"^/_sim/dossiers/([^/]+)(/withdraw)?$")
+_DOSSIER = re.compile(r"^/_sim/dossiers/([^/]+)(/withdraw|/poison|/steps|/restore)?$")
 _PROCEDURE = re.compile(r"^/_sim/procedures/([^/]+)$")
 
 
@@ -37,6 +42,13 @@ def handle(app: MotcuaApp, request: SimRequest) -> SimResponse | None:
 
 def _not_found(what: str, ident: str) -> SimResponse:
     return SimResponse.json({"error": "not_found", "message": f"no {what} {ident}"}, 404)
+
+
+def _object(request: SimRequest) -> dict[str, Any]:
+    body = request.json() if request.body else {}
+    if not isinstance(body, dict):
+        raise BadRequest("a JSON object is expected")
+    return body
 
 
 def _patch(request: SimRequest) -> dict[str, Any]:
@@ -68,11 +80,21 @@ def _route(app: MotcuaApp, request: SimRequest) -> SimResponse | None:
             return SimResponse.json({"dossier": dossier, "index": index, "mess_kind": kind})
         if method == "POST":
             try:
-                record = app.withdraw_dossier(dossier_id) if withdraw else app.update_dossier(
-                    dossier_id, **_patch(request)
-                )
+                if withdraw == "/withdraw":
+                    record = app.withdraw_dossier(dossier_id)
+                elif withdraw == "/poison":
+                    options = _object(request)
+                    record = app.poison_dossier(dossier_id, options.pop("kind", None), **options)
+                elif withdraw == "/restore":
+                    record = app.restore_dossier(dossier_id, _object(request).get("dossier"))
+                elif withdraw == "/steps":
+                    record = app.set_steps(dossier_id, _object(request).get("count"))
+                else:
+                    record = app.update_dossier(dossier_id, **_patch(request))
             except KeyError:
                 return _not_found("dossier", dossier_id)
+            if withdraw == "/poison":
+                return SimResponse.json({"dossier": record["id"], "poison": record["_poison"]})
             return SimResponse.json({"dossier": record})
         if method == "DELETE" and not withdraw:
             if not app.delete_dossier(dossier_id):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.motcua.data import DossierGenerator
-from simulators.motcua.timeline import CLOCK_START_MS, format_ms
+from simulators.motcua.timeline import CLOCK_START_MS, format_ms, parse_date
 
 #: How far the change clock moves for each change: one second, so that changed dates read naturally.
 CLOCK_STEP_MS = 1000
@@ -148,7 +148,7 @@ class Overlay:
         elif index < self.generator.count and index not in self._hidden_set:
             bisect.insort(self._hidden, index)
             self._hidden_set.add(index)
-        self._tail.append((ms, index))  # the clock only moves forward: appending keeps the order
+        bisect.insort(self._tail, (ms, index))  # at the end, except for a restored old version
         self._tail_ms[index] = ms
         self._records[index] = record
 
@@ -167,6 +167,20 @@ class Overlay:
             self._place(index, record, ms)
             self.changed.append(dossier_id)
             return record
+
+    def restore(self, dossier_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Serve ``record`` (a former version, e.g. from a backup) as the dossier, at its own
+        ``updatedDate``: an incremental pull past that time does not see it, a resync does."""
+        index = self.index_of(dossier_id)
+        if index is None or record.get("id") != dossier_id:
+            return None
+        ms = parse_date(str(record.get("updatedDate")))
+        with self._lock:
+            if index in self._deleted:
+                return None
+            self._place(index, copy.deepcopy(record), ms)
+            self.changed.append(dossier_id)
+            return copy.deepcopy(record)
 
     def append(self, count: int) -> list[dict[str, Any]]:
         """New dossiers (just applied or just received), each at the next clock tick."""

@@ -104,7 +104,10 @@ def test_reason_names_the_failing_condition_without_values(
 
 
 def test_reasons_of_combinators_and_age(compile_route: Callable[..., CompiledRoute]) -> None:
-    _, reason = selected(compile_route, {"any": [{"path": "a", "exists": True}, {"path": "b", "equals": 1}]})
+    _, reason = selected(
+        compile_route,
+        {"any": [{"path": "a", "exists": True}, {"path": "b", "equals": 1, "when_missing": False}]},
+    )
     assert reason == "select[0] not met: any of (a is present; b equals 1)"
     _, reason = selected(
         compile_route, {"path": "child.born", "then": [{"date": {"input": "%d/%m/%Y"}}], "age_under_years": 5}
@@ -125,13 +128,23 @@ def test_unreadable_value_in_a_condition_is_a_mapping_error(
     with pytest.raises(MappingError) as caught:
         route.select({**RECORD, "child": {"born": "2019-06-02?"}})
     (error,) = caught.value.errors
-    assert (error.field, error.rule) == ("select[0]", "date")
+    assert (error.field, error.rule) == ("child.born", "date")  # the source path, not select[0]
     assert caught.value.record_key == RECORD["code"]
 
 
-def test_missing_value_fails_age_condition_quietly(compile_route: Callable[..., CompiledRoute]) -> None:
+def test_missing_value_of_an_age_condition_cannot_be_decided(
+    compile_route: Callable[..., CompiledRoute],
+) -> None:
+    """Missing data is not "out of scope" (issue #17): the record is quarantined naming the path."""
     condition = {"path": "child.born", "then": [{"date": {"input": "%d/%m/%Y"}}], "age_under_years": 6}
-    assert selected(compile_route, condition, record={"code": "x"}) == (
+    with pytest.raises(MappingError) as caught:
+        selected(compile_route, condition, record={"code": "x"})
+    (error,) = caught.value.errors
+    assert (error.field, error.rule) == ("child.born", "missing")
+    assert "select[" not in str(caught.value)
+    # Said explicitly, a missing value may still mean "not selected".
+    explicit = {**condition, "when_missing": "false"}
+    assert selected(compile_route, explicit, record={"code": "x"}) == (
         False,
         "select[0] not met: child.born under 6 years old",
     )

@@ -27,6 +27,7 @@ MAPPINGS = PACKAGE_ROOT / "mappings"
 BIN = Path(sys.executable).parent
 LIENTHONG = BIN / "lienthong"
 
+
 @pytest.fixture(autouse=True)
 def shared_archive_keys(monkeypatch):
     """One archive key ring for the test process and every worker it starts (as in production)."""

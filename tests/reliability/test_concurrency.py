@@ -11,15 +11,19 @@ than the dossier row it follows.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from lienthong import phases
 from lienthong.pipeline.runner import Gateway
 from lienthong.settings import Settings
 from lienthong.store import Store
+from lienthong.store.models import Run
 from simulators.cluster import SimulatorCluster
 from simulators.faults import FaultConfig
 from tests.conftest import _reset_pg
@@ -38,6 +42,7 @@ from tests.reliability.conftest import (
     json_summary,
     worker_env,
 )
+from tests.reliability.killer import ORDER
 
 pytestmark = pytest.mark.postgres
 
@@ -54,16 +59,33 @@ def pg_url(pg_database):
 
 
 def run_together(
-    commands: list[list[str]], env: dict[str, str], logs: Path, timeout: float = 150
+    commands: list[list[str]],
+    env: dict[str, str],
+    logs: Path,
+    timeout: float = 300,
+    first_until: str | None = None,
 ) -> list[dict]:
     """Start the commands at once and wait for all (killing every one past ``timeout``); each must
-    succeed; returns their JSON summaries.  Output goes to files: no pipe can fill up and block."""
+    succeed; returns their JSON summaries.  Output goes to files: no pipe can fill up and block.
+
+    ``first_until``: start the first command alone and the others once it reports that phase
+    (:mod:`lienthong.phases`) or a later one, so that its role is known."""
     logs.mkdir(parents=True, exist_ok=True)
     processes = []
-    for i, command in enumerate(commands):
-        with open(logs / f"{i}.out", "w") as out, open(logs / f"{i}.err", "w") as err:
-            processes.append(subprocess.Popen(command, env=env, stdout=out, stderr=err))
     deadline = time.monotonic() + timeout
+    for i, command in enumerate(commands):
+        own_env = dict(env)
+        if i == 0 and first_until:
+            own_env[phases.ENV_PHASE_FILE] = str(logs / "first.phase")
+        with open(logs / f"{i}.out", "w") as out, open(logs / f"{i}.err", "w") as err:
+            processes.append(subprocess.Popen(command, env=own_env, stdout=out, stderr=err))
+        if i == 0 and first_until:
+            wanted = ORDER.index(first_until)
+            while processes[0].poll() is None and time.monotonic() < deadline:
+                now = phases.read(logs / "first.phase")
+                if now is not None and ORDER.index(now) >= wanted:
+                    break
+                time.sleep(0.005)
     late = False
     try:
         for process in processes:
@@ -159,10 +181,24 @@ def test_four_delivery_processes_share_the_work_without_sending_anything_twice(
             store.dispose()
 
 
-def test_four_run_processes_started_together_pull_once_and_deliver_once(pg_url, tmp_path, figures):
+def runs_table(store: Store) -> list[dict]:
+    """Every run of the route as the store recorded it (its JSON summary), in start order."""
+    with store.session() as session:
+        rows = session.execute(select(Run.counts).where(Run.route == "dossier_sync").order_by(Run.id)).all()
+    return [json.loads(counts) for (counts,) in rows]
+
+
+def test_four_run_processes_pull_once_and_deliver_together(pg_url, tmp_path, figures):
     """Several ``lienthong run`` on one store (issue 4: "several workers share the work"): one of them
-    pulls (the extract lease), the others find the route being pulled and deliver; every process ends
-    successfully and the portal gets every dossier once."""
+    pulls, the others find nothing left to pull and deliver; every process ends successfully and the
+    portal gets every dossier once.
+
+    The first process starts alone and the three others as soon as it reports that it is delivering
+    (its phase, :mod:`lienthong.phases`): then which one pulls is known, and "the others delivered" does
+    not depend on the order in which a loaded machine starts processes.  Started earlier, a process
+    that finds the pull or the mapping taken and nothing claimable yet ends at once with nothing
+    delivered: measured 0 / 3,913 / 0 / 0 (started together) and 3,913 / 0 / 0 / 0 (the others started
+    when the first reported ``map``)."""
     mappings = edited_mappings(tmp_path / "mappings", read_timeout=30, attempts=8)
     with SimulatorCluster(motcua_settings={"seed": 45, "total": DOSSIERS, "mess_rate": 0.0}) as cluster:
         cluster.dvcqg.app.faults.configure(FaultConfig(latency_ms=LATENCY_MS))
@@ -170,18 +206,33 @@ def test_four_run_processes_started_together_pull_once_and_deliver_once(pg_url, 
         command = [str(LIENTHONG), "run", "dossier_sync", "--json", "--no-progress", "--concurrency", "2"]
         store = Store(pg_url)
         try:
-            summaries = run_together([command] * WORKERS, env, tmp_path / "workers")
+            summaries = run_together(
+                [command] * WORKERS, env, tmp_path / "workers", first_until=phases.DELIVER
+            )
             # Whatever a process left to the others (it may have finished before the pull did), a last run
             # completes the route; then the same guarantees hold.
             last = run_together([command], env, tmp_path / "last")[0]
+            pulled = [s["records"]["pulled"] for s in summaries]
+            acknowledged = [s["deliveries"].get("acknowledged", 0) for s in summaries]
+            recorded = runs_table(store)
             measured: dict = {
-                "pulled_per_process": [s["records"]["pulled"] for s in summaries],
-                "acknowledged_per_process": [s["deliveries"].get("acknowledged", 0) for s in summaries],
-                "pull_skipped": [s.get("pull_skipped") for s in summaries],
+                "pulled_per_process": pulled,
+                "acknowledged_per_process": acknowledged,
+                "pull_skipped": [bool(s.get("pull_skipped")) for s in summaries],
+                "map_skipped": [bool(s.get("map_skipped")) for s in summaries],
                 "last_run_acknowledged": last["deliveries"].get("acknowledged", 0),
             }
             try:
-                assert sum(s["records"]["pulled"] for s in summaries) == DOSSIERS  # pulled once in all
+                # One process pulled (all of it), the others pulled nothing and delivered.
+                assert pulled == [DOSSIERS] + [0] * (WORKERS - 1), pulled
+                assert all(n > 0 for n in acknowledged[1:]), (
+                    f"a non-pulling process delivered nothing: {acknowledged}"
+                )
+                # The runs table says the same as the processes' own summaries.
+                assert sorted(r["records"]["pulled"] for r in recorded[:WORKERS]) == sorted(pulled)
+                assert sum(r["deliveries"].get("acknowledged", 0) for r in recorded) == sum(acknowledged) + (
+                    last["deliveries"].get("acknowledged", 0)
+                )
                 check_exactly_once_in_order(store, cluster.dvcqg.app.received(), measured)
             finally:
                 figures(**measured)

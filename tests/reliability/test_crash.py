@@ -1,34 +1,37 @@
-"""A worker process killed with SIGKILL at random points, 20 times, restarted each time: nothing lost,
-nothing written twice in effect, nothing left in flight.
+"""A worker process killed with SIGKILL in every phase of a run, 20 times, restarted each time:
+nothing lost, nothing written twice, the portal holding the source's latest version of every dossier.
 
-Each cycle starts ``lienthong run dossier_sync`` as a real process and kills it after a seeded random
-delay (most counted from the moment its run starts, some from the process start), wherever it is:
-importing, opening the store, pulling pages (holding the route's extract lease), mapping, or in the
-middle of deliveries (rows ``in_flight`` under its lease, requests on the
-wire that the portal may already have applied).  The delivery lease is 2 s, so even a row the restart
-did not recover at once would come back quickly; the engine is expected to do better and recover the
-rows of a dead process of this host at restart, and to take over the extract lease of a dead holder.
+Each cycle starts ``lienthong run dossier_sync`` as a real process and kills it while it reports (via
+``LIENTHONG_PHASE_FILE``, :mod:`lienthong.phases`) that it is in the phase the schedule asks for:
+start-up (store opened, run being prepared), pull (holding the route's extract lease), map, or
+deliver (rows ``in_flight`` under its lease, requests on the wire the portal may already have
+applied).  Kills are placed by phase, not by the clock, so the schedule means the same on a loaded
+machine (a clock-placed one failed once in 725 runs under load); see :mod:`tests.reliability.killer`.
+The delivery lease is 2 s, so even a row the restart did not recover at once would come back quickly.
 
 Between two cycles a few dossiers change at the source (a new summary, so a new payload version):
 versions pile up behind rows a killed worker left in flight, supersede pending ones, and must still
-reach the portal in order, the newest last.  The one-stop system answers slowly enough (per page) for
-the first kills to land in the pull.  After the 20 kills one more run goes to the end; then the same
-outcome as under injected faults: every version delivered once in effect, in order, nothing lost.
+reach the portal in order, the newest last.  After the kills one more run goes to the end; then:
+
+* the source is the yardstick: every dossier the one-stop system serves is at the portal with the
+  content of its latest version there, and the edited ones received their versions in edit order;
+* the target bounds the repeats: exact repeats and ``-3`` answers no more than the answers lost
+  (requests the portal applied whose client had died, and items in flight at the kills);
+* the outbox agrees: every version delivered once in effect, in order, nothing left in flight.
 """
 
 from __future__ import annotations
 
 import random
-import signal
 import subprocess
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from lienthong import states
+from lienthong import phases, states
 from lienthong.store import Store
-from lienthong.store.models import Lease, OutboxRow, Run, StagedRecord
+from lienthong.store.models import Lease, OutboxRow
 from simulators.cluster import SimulatorCluster
 from simulators.faults import FaultConfig
 from tests.reliability.checks import (
@@ -40,6 +43,14 @@ from tests.reliability.checks import (
     verify_portal,
 )
 from tests.reliability.conftest import LIENTHONG, edited_mappings, json_summary, worker_env
+from tests.reliability.killer import kill_in_phase
+from tests.reliability.yardstick import (
+    items_of,
+    read_source,
+    repeat_figures,
+    repeat_problems,
+    source_problems,
+)
 
 DOSSIERS = 3_000
 KILLS = 20
@@ -47,59 +58,42 @@ SEED = 20_250_420
 LATENCY_MS = 30  # per portal request: a delivery takes long enough for kills to land in it
 SOURCE_LATENCY_MS = 60  # per one-stop request: 30 pages of 100 take ~2 s to pull
 CHANGES_PER_CYCLE = 25  # dossiers given a new version at the source before each restart
-START_UP_SHARE = 0.1  # share of kills timed from the process start (imports, store opening)
-MAX_KILL_DELAY = 2.0  # other kills: up to this long after the run has started (its row in `runs`)
+#: Kills each phase must get (the rest of the 20 go to delivery, where most of a run's time is).
+MIN_PER_PHASE = {phases.START_UP: 3, phases.PULL: 3, phases.MAP: 3, phases.DELIVER: 6}
+#: How long after entering the phase the kill may come (a random moment up to this).
+MAX_DELAY = {phases.START_UP: 0.02, phases.PULL: 0.4, phases.MAP: 0.15, phases.DELIVER: 1.5}
+#: The order in which phases are asked for: pulls and maps first, while the whole source is new.
+ROTATION = (phases.PULL, phases.MAP, phases.START_UP, phases.DELIVER)
+MAX_CYCLES = 3 * KILLS
 
 
-def store_snapshot(store: Store, pid: int) -> dict[str, int]:
-    """What the killed process left: its rows in flight, its extract lease, how far the route got."""
+def in_flight_under(store: Store, pid: int) -> dict[str, int]:
+    """Items per operation a killed process left in flight: answers the kill may have lost."""
     with store.session() as session:
-        in_flight = session.execute(
-            select(func.count()).where(
+        rows = session.execute(
+            select(OutboxRow.operation, OutboxRow.payload).where(
                 OutboxRow.state == states.IN_FLIGHT, OutboxRow.lease_owner.like(f"%:{pid}:%")
             )
-        ).scalar_one()
-        lease = session.execute(select(Lease.holder).where(Lease.name == "extract:dossier_sync")).scalar()
-        staged = session.execute(select(func.count()).select_from(StagedRecord)).scalar_one()
-        rows = session.execute(select(func.count()).select_from(OutboxRow)).scalar_one()
-        acknowledged = session.execute(
-            select(func.count()).where(OutboxRow.state == states.ACKNOWLEDGED)
-        ).scalar_one()
-    return {
-        "in_flight": int(in_flight),
-        "extract_lease_held": int(bool(lease and f":{pid}:" in lease)),
-        "staged": int(staged),
-        "outbox_rows": int(rows),
-        "acknowledged": int(acknowledged),
-    }
+        ).all()
+    items: dict[str, int] = {}
+    for operation, payload in rows:
+        items[operation] = items.get(operation, 0) + items_of([payload])
+    return items
 
 
-def latest_run_id(store: Store) -> int:
-    with store.session() as session:
-        return int(session.execute(select(func.coalesce(func.max(Run.id), 0))).scalar_one())
+def next_wanted(kills: list, cycle: int) -> str:
+    """The phases in rotation, skipping those that have their minimum; then deliveries."""
+    got = {phase: sum(1 for k in kills if k.phase == phase) for phase in MIN_PER_PHASE}
+    for step in range(len(ROTATION)):
+        phase = ROTATION[(cycle + step) % len(ROTATION)]
+        if got[phase] < MIN_PER_PHASE[phase]:
+            return phase
+    return phases.DELIVER
 
 
-def wait_for_run_start(store: Store, after_run_id: int, process: subprocess.Popen, limit: float = 20) -> None:
-    """Until the worker has opened the store and started its run (or ended, or ``limit`` passed)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and process.poll() is None:
-        if latest_run_id(store) > after_run_id:
-            return
-        time.sleep(0.02)
-
-
-def phase_of(before: dict[str, int], after: dict[str, int]) -> str:
-    if after["in_flight"]:
-        return "deliver (rows in flight)"
-    if after["extract_lease_held"]:
-        return "extract (lease held)"
-    if after["acknowledged"] > before["acknowledged"]:
-        return "deliver (between batches)"
-    if after["outbox_rows"] > before["outbox_rows"]:
-        return "map"
-    if after["staged"] > before["staged"]:
-        return "extract"
-    return "start-up (nothing written)"
+def short_phases(kills: list) -> dict[str, int]:
+    got = {phase: sum(1 for k in kills if k.phase == phase) for phase in MIN_PER_PHASE}
+    return {phase: got[phase] for phase in MIN_PER_PHASE if got[phase] < MIN_PER_PHASE[phase]}
 
 
 @pytest.mark.slow
@@ -117,73 +111,88 @@ def test_sigkill_twenty_times_then_resume_loses_and_duplicates_nothing(tmp_path,
         )
         command = [str(LIENTHONG), "run", "dossier_sync", "--no-progress", "--json", "--concurrency", "2"]
         store = Store(store_url)  # migrated here, so that every snapshot can read it
-        kills: list[dict] = []
-        finished_early: list[int] = []
+        kills: list = []
+        left_in_flight: dict[str, int] = {}
+        edits: dict[str, list[str]] = {}  # dossier code → its summaries at the source, in order
+        finished_early = 0
         started = time.monotonic()
         try:
             cycle = 0
-            while len(kills) < KILLS and len(kills) + len(finished_early) < 3 * KILLS:
-                cycle += 1
-                if cycle > 1:
+            while (len(kills) < KILLS or short_phases(kills)) and cycle < MAX_CYCLES:
+                if cycle > 0:
                     for index in rng.sample(range(DOSSIERS), CHANGES_PER_CYCLE):
-                        source.update_dossier(source.dossier_id(index), summary=f"Bổ sung hồ sơ, lần {cycle}")
-                during_start_up = rng.random() < START_UP_SHARE
-                delay = rng.uniform(0.05, 0.6) if during_start_up else rng.uniform(0.05, MAX_KILL_DELAY)
-                before = store_snapshot(store, -1)
-                last_run = latest_run_id(store)
-                err = tmp_path / f"cycle-{cycle}.err"
-                with open(err, "w") as stderr:
-                    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-                if not during_start_up:
-                    wait_for_run_start(store, last_run, process)
-                try:
-                    code = process.wait(timeout=delay)
-                except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait(timeout=30)
-                    after = store_snapshot(store, process.pid)
-                    kills.append({"after_s": round(delay, 2), "phase": phase_of(before, after), **after})
-                else:
-                    assert code == 0, err.read_text()[-3000:]
-                    finished_early.append(code)
-            left_in_flight = sum(k["in_flight"] for k in kills)
+                        dossier_id = source.dossier_id(index)
+                        record = source.get_dossier(dossier_id)
+                        history = edits.setdefault(record["code"].strip(), [record["summary"]])
+                        history.append(f"Bổ sung hồ sơ, lần {cycle}")
+                        source.update_dossier(dossier_id, summary=history[-1])
+                wanted = next_wanted(kills, cycle)
+                # A phase missed last time (it was shorter than the wait) is asked for without a wait.
+                missed = bool(kills) and kills[-1].wanted == wanted and kills[-1].phase != wanted
+                cycle += 1
+                kill = kill_in_phase(
+                    command,
+                    env,
+                    tmp_path / "phase",
+                    wanted,
+                    0.0 if missed else MAX_DELAY[wanted],
+                    rng,
+                    tmp_path / f"cycle-{cycle}.err",
+                )
+                if kill is None:
+                    finished_early += 1
+                    continue
+                kills.append(kill)
+                for operation, items in in_flight_under(store, kill.pid).items():
+                    left_in_flight[operation] = left_in_flight.get(operation, 0) + items
             # The last run, to the end: it must recover whatever the last kill left.
             final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
             seconds = time.monotonic() - started
             assert final.returncode == 0, final.stderr[-3000:]
             summary = json_summary(final.stdout)
 
-            portal = cluster.dvcqg.app.received()
+            portal = cluster.dvcqg.app.received(history=True)
+            cluster.motcua.app.faults.configure(FaultConfig())
+            from_source = read_source(cluster.motcua.url)
             expected = expected_from_outbox(store)
             verdict = verify_portal(portal, expected)
             outbox = outbox_figures(store)
-            phases: dict[str, int] = {}
+            repeats = repeat_figures(portal, extra_lost=left_in_flight)
+            by_phase: dict[str, int] = {}
             for kill in kills:
-                phases[kill["phase"]] = phases.get(kill["phase"], 0) + 1
+                by_phase[kill.phase] = by_phase.get(kill.phase, 0) + 1
             figures(
                 dossiers=DOSSIERS,
+                dossiers_edited=len(edits),
                 dossier_versions_delivered=expected.versions(),
                 superseded_versions_written_anyway=verdict.superseded_written,
                 kills=len(kills),
-                runs_that_finished_before_their_kill=len(finished_early),
-                kills_by_phase=phases,
-                rows_left_in_flight_by_kills=left_in_flight,
-                extract_leases_left_by_kills=sum(k["extract_lease_held"] for k in kills),
+                cycles=cycle,
+                runs_that_finished_before_their_kill=finished_early,
+                kills_by_phase=by_phase,
+                kills_missing_their_phase=[f"{k.wanted} -> {k.phase}" for k in kills if k.phase != k.wanted],
+                items_left_in_flight_by_kills=left_in_flight,
+                answers_lost_seen_by_the_portal=portal["totals"]["answers_lost"],
                 final_run=summary.get("deliveries"),
-                final_run_backlog=summary.get("route_backlog"),
                 seconds=round(seconds, 1),
                 outbox=outbox,
+                **repeats,
                 dossier_writes=verdict.dossier_writes,
-                dossier_repeats=verdict.dossier_repeats,
                 progress_writes=verdict.progress_writes,
-                progress_repeats=verdict.progress_repeats,
                 duplicates=verdict.duplicates,
                 lost=verdict.lost,
             )
 
-            assert len(kills) == KILLS
-            assert left_in_flight > 0, "no kill landed mid-delivery: the test proves less than it claims"
+            assert len(kills) >= KILLS, f"{len(kills)} kills in {cycle} cycles"
+            assert not short_phases(kills), f"kills by phase {by_phase}, fewer than {MIN_PER_PHASE}"
+            assert sum(left_in_flight.values()) > 0, "no kill landed mid-delivery: the test proves less"
             assert summary["checks"] == []
+            # The source is the yardstick: latest version of every dossier, received in order.
+            assert len(from_source) == DOSSIERS
+            assert source_problems(from_source, portal, edits) == {}
+            # The target bounds the repeats: no more than the answers the kills lost.
+            assert repeat_problems(repeats) == []
+            # The outbox agrees with the portal.
             assert settled(outbox), outbox
             assert live_rows(store) == 0
             assert len(expected.dossiers) == DOSSIERS

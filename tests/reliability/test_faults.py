@@ -5,13 +5,19 @@ kind the shared server offers: HTTP 500/502/503/429, a TCP reset, a stall longer
 read timeout, and "commit then drop the connection" (the write took effect, the answer is lost).  On
 top of that its own ``internal_error_rate`` answers some calls ``-500`` in the body, and the one-stop
 source fails 10 % of its requests.  The route is run again and again (as a schedule would) until
-nothing is left to deliver; then the portal must hold every dossier and progress record of the outbox,
-each with exactly one effective write of exactly the payload the outbox holds, and the outbox must
-hold every row acknowledged, none dead.
+nothing is left to deliver.  Then a share of the dossiers changes at the source (a new summary) and
+the route is run to the end again, under the same faults.
+
+The yardsticks are outside the gateway: the one-stop system (every dossier it serves is at the portal
+with its latest version's content, versions in order) and the portal's own counts (exact repeats and
+``-3`` answers no more than the answers the faults lost after the write took effect).  The outbox is
+checked too: every dossier and progress record it holds has exactly one effective write of exactly its
+payload, every row acknowledged, none dead.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ from tests.reliability.checks import (
 )
 from tests.reliability.conftest import Watchdog, drain, edited_mappings, retry_budget
 from tests.reliability.simproc import SimPair
+from tests.reliability.yardstick import read_source, repeat_figures, repeat_problems, source_problems
 
 SEED = 4004
 FAULT_RATE = 0.3
@@ -38,6 +45,7 @@ SOURCE_FAULT_RATE = 0.1
 PORTAL_KINDS = ["http_500", "http_502", "http_503", "http_429", "reset", "stall", "drop_after_commit"]
 STALL_SECONDS = 1.0
 READ_TIMEOUT = 0.5  # shorter than the stall: a stalled request is a timeout, its outcome unknown
+EDITED_SHARE = 0.05  # dossiers given a second version at the source after the first drain
 
 
 def start_simulators(dossiers: int) -> SimPair:
@@ -58,6 +66,23 @@ def start_simulators(dossiers: int) -> SimPair:
         sims.stop()
         raise
     return sims
+
+
+def edit_at_source(sims: SimPair, share: float, seed: int) -> dict[str, list[str]]:
+    """Give ``share`` of the source's dossiers a new summary (the source's faults paused meanwhile);
+    returns, per dossier code, its summaries in order (the order the portal must receive them in)."""
+    kept = sims.motcua.get("/_sim/faults")["config"]
+    sims.motcua.faults(rate=0.0)
+    try:
+        records = read_source(sims.motcua.url)
+        edits: dict[str, list[str]] = {}
+        for code in random.Random(seed).sample(sorted(records), max(1, int(len(records) * share))):
+            summary = f"Bổ sung hồ sơ theo yêu cầu ({code[-4:]})"
+            sims.motcua.post(f"/_sim/dossiers/{records[code]['id']}", {"summary": summary})
+            edits[code] = [records[code]["summary"], summary]
+        return edits
+    finally:
+        sims.motcua.faults(**kept)
 
 
 def deliver_under_faults(
@@ -84,6 +109,9 @@ def deliver_under_faults(
         with Watchdog(limit, store_url, sims.dvcqg.stop) as watchdog:
             try:
                 summaries, failed_runs = drain(gateway, "dossier_sync", max_runs=100, wait_for_retries=10.0)
+                edits = edit_at_source(sims, EDITED_SHARE, SEED)
+                more, failed_more = drain(gateway, "dossier_sync", max_runs=100, wait_for_retries=10.0)
+                summaries, failed_runs = summaries + more, failed_runs + failed_more
             except Exception as exc:
                 if watchdog.fired:
                     raise AssertionError(f"the route did not finish within {limit:.0f} s") from exc
@@ -93,8 +121,11 @@ def deliver_under_faults(
 
         portal_faults = sims.dvcqg.fault_counts()
         source_faults = sims.motcua.fault_counts()
-        portal = sims.dvcqg.received()
+        portal = sims.dvcqg.received(history=1)
         totals = portal["totals"]
+        sims.motcua.faults(rate=0.0)
+        from_source = read_source(sims.motcua.url)
+        repeats = repeat_figures(portal)
         expected = expected_from_outbox(store)
         verdict = verify_portal(portal, expected)
         outbox = outbox_figures(store)
@@ -115,16 +146,22 @@ def deliver_under_faults(
             resolved_by_lookup=sum(getattr(s.deliver, "resolved_by_lookup", 0) for s in summaries),
             breakers=[s.deliver.breakers for s in summaries if getattr(s.deliver, "breakers", None)],
             delivery_errors=sorted({e[:120] for s in summaries for e in s.deliver.last_errors})[:8],
+            dossiers_edited_at_source=len(edits),
+            portal_answers_lost=portal_faults_lost(sims),
+            **repeats,
             dossier_writes=verdict.dossier_writes,
-            dossier_repeats=verdict.dossier_repeats,
             dossiers_with_repeats=verdict.repeated_dossiers,
             progress_records=expected.progress_items,
             progress_writes=verdict.progress_writes,
-            progress_repeats=verdict.progress_repeats,
             duplicates=verdict.duplicates,
             lost=verdict.lost,
         )
 
+        # The source is the yardstick: every dossier at the portal, its latest version, in order.
+        assert len(from_source) == dossiers
+        assert source_problems(from_source, portal, edits) == {}
+        # The portal bounds the repeats: no more exact repeats and "-3" than the answers faults lost.
+        assert repeat_problems(repeats) == []
         # The route came to an end: nothing waits any more, nothing died.
         assert outbox["by_state"] == {"acknowledged": outbox["rows"]}, (
             f"after {len(summaries)} runs and {seconds:.0f} s the outbox holds {outbox['by_state']}"
@@ -135,8 +172,8 @@ def deliver_under_faults(
         assert sum(source_faults.values()) > 0
         # Each run's own summary adds up; everything was pulled and mapped once.
         assert all(s.checks() == [] for s in summaries), [s.checks() for s in summaries]
-        assert sum(s.extract.staged for s in summaries) == dossiers
-        assert sum(s.transform.mapped for s in summaries) == dossiers
+        assert sum(s.extract.staged for s in summaries) == dossiers + len(edits)
+        assert sum(s.transform.mapped for s in summaries) == dossiers + len(edits)
         assert sum(s.transform.quarantined for s in summaries) == 0
         assert live_rows(store) == 0
         # The portal: every dossier and progress record, one effective write each, the outbox's payload.
@@ -144,12 +181,18 @@ def deliver_under_faults(
         assert len(expected.progress) == expected.progress_items  # identities are unique in this data
         assert verdict.problems() == {}
         assert (verdict.duplicates, verdict.lost) == (0, 0)
-        assert totals["dossiers"] == totals["dossier_writes"] == dossiers
+        assert totals["dossiers"] == dossiers
+        assert totals["dossier_writes"] == dossiers + len(edits)
         assert totals["progress_records"] == totals["progress_writes"] == expected.progress_items
         assert progress_after_parent(store) == []
     finally:
         store.dispose()
         sims.stop()
+
+
+def portal_faults_lost(sims: SimPair) -> dict[str, int]:
+    """Answers lost by reason (``drop_after_commit``, ``client_gone``, ``send_failed``), in requests."""
+    return dict(sims.dvcqg.get("/_sim/faults").get("answers_lost") or {})
 
 
 @pytest.mark.slow
