@@ -34,7 +34,8 @@ def _no_summary(as_json: bool, status: str, message: str, code: int) -> NoReturn
     if as_json:
         click.echo(json.dumps({"status": status, "error": message, "exit_code": code}, ensure_ascii=False))
     else:
-        err_console.print(f"[red]{status.replace('_', ' ')}:[/] {message}")
+        err_console.print(f"[red]{status.replace('_', ' ')}:[/] ", end="", soft_wrap=True)
+        err_console.print(message, markup=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -70,11 +71,15 @@ def execute_run(
     except ConfigError as exc:
         summary = getattr(exc, "run_summary", None)
         if summary is None:
+            if not as_json:
+                raise  # the command group prints it: one unwrapped line, exit 2, -v adds the traceback
             _no_summary(as_json, "configuration_error", str(exc), outcomes.EXIT_CONFIG)
     except Exception as exc:
         summary = getattr(exc, "run_summary", None)
         if summary is None:
-            if as_json or isinstance(exc, LienthongError):
+            if isinstance(exc, LienthongError) and not as_json:
+                raise  # the command group prints it in one line, exit 1
+            if as_json:
                 _no_summary(as_json, "error", f"{type(exc).__name__}: {exc}", outcomes.EXIT_ERROR)
             raise
     finally:

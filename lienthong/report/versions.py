@@ -9,7 +9,6 @@ belongs to ``lienthong remap`` (``lienthong.remap.stale_mapping_counts``), shown
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -66,38 +65,21 @@ def mapping_versions(
 def stale_mapping(store: Any, route: str) -> tuple[int | None, str | None]:
     """(records acknowledged under an older mapping whose payload would now differ, error).
 
-    ``(None, None)`` when this build has no ``lienthong.remap`` (the figure does not exist yet); an error
-    text when it exists but fails: the report then says it could not be counted (and is not green)."""
+    The figure is the last one ``lienthong remap`` (or ``remap --dry-run``) computed over the whole
+    route (``lienthong.drift``): ``(None, None)`` when it never ran (nothing is known, nothing is
+    claimed); an error text when the mapping changed since it was computed, or it cannot be read: the
+    report then says so and is not green."""
+    from lienthong.drift import last_drift
+
     try:
-        from lienthong.remap import stale_mapping_counts  # type: ignore[import-not-found]
-    except ImportError:
-        return None, None
-    try:
-        value = stale_mapping_counts(store, route)
+        drift = last_drift(store, route)
     except Exception as exc:  # noqa: BLE001 - a figure that cannot be computed is shown as such
         return None, f"could not be counted ({type(exc).__name__})"
-    count = as_count(value)
-    if count is None:
-        return None, f"could not be read (a {type(value).__name__})"
-    return count, None
-
-
-def as_count(value: Any) -> int | None:  # noqa: ANN401
-    """The count in what ``stale_mapping_counts`` returns: an int, a mapping with ``stale``/``records``/
-    ``total``/``count`` (else the sum of its integer values), or an object with one of those attributes."""
-    names = ("stale", "records", "total", "count")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Mapping):
-        for name in names:
-            if isinstance(value.get(name), int):
-                return int(value[name])
-        numbers = [v for v in value.values() if isinstance(v, int) and not isinstance(v, bool)]
-        return sum(numbers) if numbers else None
-    for name in names:
-        attribute = getattr(value, name, None)
-        if isinstance(attribute, int) and not isinstance(attribute, bool):
-            return attribute
-    return None
+    if drift is None:
+        return None, None
+    if not drift.current:
+        return None, (
+            f"out of date: the mapping changed after it was counted ({drift.would_change} then); "
+            f"run `lienthong remap {route} --dry-run`"
+        )
+    return drift.would_change, None

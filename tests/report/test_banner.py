@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-import types
 from datetime import datetime
-
-import pytest
 
 from lienthong.reconcile import Reconciliation
 from lienthong.record_gap import KeyFate, RecordCounts
@@ -21,7 +17,6 @@ from lienthong.report.gaptable import life_command, shown_key
 from lienthong.report.html import render_html
 from lienthong.report.model import ReportData, RouteData
 from lienthong.report.text import render_text
-from lienthong.report.versions import as_count
 from tests.report.test_reconcile_states import ROUTE, Builder
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
@@ -67,28 +62,34 @@ def test_a_loss_is_red_and_exits_3_whatever_else_is_open():
     assert "1 dead — 1 record needs a person" in verdict.headline
 
 
-@pytest.fixture()
-def remap_module(monkeypatch):
-    module = types.ModuleType("lienthong.remap")
-    monkeypatch.setitem(sys.modules, "lienthong.remap", module)
-    return module
+def test_the_older_mapping_figure_is_the_last_remap_count_and_fails_closed(store, monkeypatch):
+    """The figure is what `lienthong remap` last counted (lienthong.drift); out of date after a
+    mapping change, or unreadable, the report says so and is not green."""
+    from datetime import datetime
 
+    from lienthong import drift
 
-def test_the_older_mapping_figure_is_shown_when_remap_provides_it(store, remap_module):
     b = Builder(store)
     b.run("succeeded")
     b.row(b.version("a", "mapped"), "a", "acknowledged")
-    remap_module.stale_mapping_counts = lambda store, route: {"stale": 7, "checked": 1}
+    counted = drift.Drift(7, 10, datetime(2026, 12, 1), "sha256:m1", current=True)
+    monkeypatch.setattr(drift, "last_drift", lambda store, route: counted)
     data = collect_report(store, {ROUTE: "Op"})
     assert data.routes[0].stale_mapping == 7
     assert (
         banner(data).headline == "7 acknowledged records were sent under an older mapping (lienthong remap)"
     )
 
+    outdated = drift.Drift(7, 10, datetime(2026, 12, 1), "sha256:m1", current=False)
+    monkeypatch.setattr(drift, "last_drift", lambda store, route: outdated)
+    data = collect_report(store, {ROUTE: "Op"})
+    assert data.routes[0].stale_mapping is None and "out of date" in data.routes[0].stale_mapping_error
+    assert banner(data).level == "open"
+
     def broken(store, route):  # noqa: ANN001, ANN202
         raise RuntimeError("no such column")
 
-    remap_module.stale_mapping_counts = broken
+    monkeypatch.setattr(drift, "last_drift", broken)
     data = collect_report(store, {ROUTE: "Op"})
     assert (
         data.routes[0].stale_mapping is None and "could not be counted" in data.routes[0].stale_mapping_error
@@ -103,12 +104,6 @@ def test_without_remap_there_is_no_figure_and_a_settled_store_is_green(store):
     b.row(b.version("a", "mapped"), "a", "acknowledged")
     data = collect_report(store, {ROUTE: "Op"})
     assert data.routes[0].stale_mapping is None and banner(data).level == "clean"
-
-
-def test_as_count_reads_the_shapes_a_count_may_take():
-    assert as_count(3) == 3 and as_count({"records": 4, "x": 9}) == 4 and as_count({"a": 1, "b": 2}) == 3
-    assert as_count(types.SimpleNamespace(total=5)) == 5
-    assert as_count(True) is None and as_count("7") is None and as_count({}) is None
 
 
 def test_hostile_keys_are_shown_safely_in_every_format():
@@ -173,6 +168,7 @@ def test_the_cli_exits_3_when_a_record_is_lost_and_4_once_it_is_only_open(store,
     from click.testing import CliRunner
     from sqlalchemy import update
 
+    from lienthong.audit.config import config_for
     from lienthong.cli import main
     from lienthong.settings import PACKAGE_ROOT
     from lienthong.store.models import OutboxRow, Run, StagedRecord
@@ -186,6 +182,7 @@ def test_the_cli_exits_3_when_a_record_is_lost_and_4_once_it_is_only_open(store,
             session.execute(update(model).values(route="dossier_sync"))
     monkeypatch.setenv("LIENTHONG_DATABASE_URL", store.url)
     monkeypatch.setenv("LIENTHONG_MAPPINGS", str(PACKAGE_ROOT / "mappings"))
+    monkeypatch.setenv("LIENTHONG_HOME", str(config_for(store).data_dir))  # where the store's key is
     result = CliRunner().invoke(main, ["report", "--route", "dossier_sync"])
     assert result.exit_code == 3, result.output
     assert result.output.startswith("✗ 1 record version and 1 record in no known state")
