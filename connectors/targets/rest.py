@@ -26,7 +26,7 @@ from connectors.http import make_session, origin, retry_after_seconds
 from connectors.targets.auth import build_auth, connection_context
 from connectors.targets.base import Delivery, ItemResult, Target
 from connectors.targets.spec import OperationSpec, TargetSpec
-from connectors.targets.templates import render
+from connectors.targets.templates import placeholders, render
 from lienthong.connections import Connection
 from lienthong.errors import ConfigError, CredentialsRefused, FatalError, RetriableError
 
@@ -68,6 +68,8 @@ class RestTarget(Target):
             spec.timeouts, pool_size=spec.pool_size, verify=spec.verify_tls, limits=spec.limits
         )
         self.auth = build_auth(raw.get("auth"), connection, self.session, spec.name)
+        for op in spec.operations.values():
+            check_request_carries_every_item(spec.name, op, op.request or self.request_template)
         self.calls = 0
 
     def close(self) -> None:
@@ -244,6 +246,15 @@ class RestTarget(Target):
                 target=self.name,
             )
         kind = self._classify(op, answer.code)
+        if kind in ("ok", "exists") and answer.items is not None and self.items_path is not None:
+            # A list of results that does not match the records sent cannot say which were taken:
+            # acknowledging them all would certify rows the answer does not cover.  Ask again.
+            raise RetriableError(
+                f"{self.name}.{op.name}: the answer lists {len(answer.items)} results for {count} records "
+                "sent; none is acknowledged",
+                target=self.name,
+                outcome_unknown=True,
+            )
         if kind == "retry":
             raise RetriableError(
                 f"{self.name}.{op.name}: code {answer.code}: {answer.message}", target=self.name
@@ -291,3 +302,37 @@ class RestTarget(Target):
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def check_request_carries_every_item(target: str, op: OperationSpec, template: dict[str, Any]) -> None:
+    """Refuse, at load, a request template that cannot carry every record of a call: a row is
+    acknowledged because the call carrying it was, so a call must carry all of its rows.
+
+    ``${items}`` carries the batch; ``${item}`` carries only the first record, so it needs a batch of
+    one row holding one item; ``${key}`` is filled only for lookups (a request would send "None")."""
+    where = f"targets/{target}.yaml: operations.{op.name}"
+    used = {
+        name.split(".", 1)[0]
+        for name in placeholders({k: template.get(k) for k in ("path", "json", "headers")})
+    }
+    if "json" not in template:
+        used.add("items")  # the default body is the batch itself
+    if "key" in used:
+        raise ConfigError(
+            f"{where}: the request uses ${{key}}, which only lookups fill (a request would send 'None'); "
+            "name the record's field instead, e.g. ${item.MaHoSo} with batch_size: 1"
+        )
+    if "items" in used:
+        return
+    if "item" not in used:
+        raise ConfigError(
+            f"{where}: the request carries no record: put ${{items}} (the batch) or ${{item}} (one record "
+            "per call, with batch_size: 1) in its json, path or headers"
+        )
+    if op.batch_size != 1 or op.items_per_row:
+        many = "rows of several items (items_per_row)" if op.items_per_row else f"batch_size {op.batch_size}"
+        raise ConfigError(
+            f"{where}: the request carries one record per call (${{item}}) but the operation sends "
+            f"{many}: the other records would be acknowledged without being sent; set batch_size: 1 "
+            "(and no items_per_row), or send the batch with ${items}"
+        )

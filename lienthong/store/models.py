@@ -114,7 +114,7 @@ class QuarantineEntry(Base):
     mapping_version: Mapped[str] = mapped_column(String(80))
     message: Mapped[str] = mapped_column(Text)
     errors: Mapped[str] = mapped_column(Text)  # JSON list of {field, rule, message}
-    state: Mapped[str] = mapped_column(String(20))  # open | replayed
+    state: Mapped[str] = mapped_column(String(20))  # open | replayed | superseded
     created_at: Mapped[datetime] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -127,6 +127,9 @@ class OutboxRow(Base):
         Index("ix_outbox_claim", "target", "operation", "state", "next_attempt_at"),
         Index("ix_outbox_key", "target", "operation", "record_key", "seq"),
         Index("ix_outbox_route_state", "route", "state"),
+        # The reconciliation's per-key gap and the settling of older alarms go from a staged version
+        # to the rows it fed (measured: without it the per-key pass cost 2–3.5× the per-version counts).
+        Index("ix_outbox_staged", "staged_id"),
         # Claims look only at live rows, oldest first: a partial index keeps that cheap however many
         # acknowledged rows the outbox accumulates.
         Index(
