@@ -16,8 +16,13 @@ venv: $(BIN)/lienthong
 demo: venv
 	$(BIN)/lienthong demo
 
+# Three stages: every tier that shares the machine well on two processes (xdist), then the Celery
+# cluster tier (its own Airflow processes), then the reliability tier alone (its kills are placed by
+# phase, its timings are not fought over). Each stage runs its own log scan.
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --ignore=tests/reliability --ignore=tests/airflow_cluster $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/airflow_cluster $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check lienthong connectors simulators tests bench dags plugins
