@@ -5,7 +5,8 @@ fixed after they were sent).
 reaches what the target already holds.  Remap takes the **latest staged version** of each selected
 record whose fate is known (``mapped`` or ``unchanged``: quarantined records are ``quarantine replay``'s,
 filtered ones stay out of scope), maps it with the current mapping and compares each output's payload
-with the one the target **acknowledged** last.  Only records whose payload differs are queued: new
+with the one the target **acknowledged** last (a follow-up split into part-rows as a whole version, every
+part in order, as the transform compares it).  Only records whose payload differs are queued: new
 outbox versions after whatever is live for their key, through the same outbox, retries and ledger as
 any change (``_enqueue`` of the transform, so follow-ups, ``on_change: review`` and the ordering rules
 are the transform's own).  A target operation without an update (``on_change: review``, the BHXH
@@ -46,6 +47,7 @@ from lienthong.drift import Drift, last_drift, record_drift, stale_mapping_count
 from lienthong.errors import LienthongError, MappingError
 from lienthong.jsoncanon import canonical, digest
 from lienthong.masking import mask_text
+from lienthong.pipeline import followups
 from lienthong.store.models import OutboxRow, Run, StagedRecord
 from lienthong.store.outbox import KeyHistory, key_histories
 from lienthong.workers import default_actor
@@ -141,11 +143,11 @@ def remap(
         for chunk in _latest_versions(gateway.store, selection):
             mapped = _map_chunk(compiled, chunk, result)
             with gateway.store.session() as session:
-                histories = _histories(session, outputs, [m for _, m in mapped])
+                known = _histories(session, outputs, [m for _, m in mapped])
                 acked = _acknowledged(session, outputs, [str(m.key) for _, m in mapped])
                 changes = []
                 for staged, record in mapped:
-                    change = _compare(staged, record, outputs, histories, acked, result)
+                    change = _compare(staged, record, outputs, known, acked, result)
                     if change is not None:
                         changes.append((staged, record, change))
                 for _, record, change in changes:
@@ -165,7 +167,7 @@ def remap(
                         compiled.version,
                         record,
                         outputs,
-                        histories,
+                        known,
                         run_id,
                         now,
                         transform_result,
@@ -254,43 +256,40 @@ def _map_chunk(compiled: Any, chunk: Sequence[StagedRecord], result: RemapResult
     return mapped
 
 
-def _histories(
-    session: Any, outputs: Sequence[Any], records: Sequence[Any]
-) -> dict[tuple[str, str, str], KeyHistory]:
+def _histories(session: Any, outputs: Sequence[Any], records: Sequence[Any]) -> tuple[dict, dict]:
+    """What the transform's ``_enqueue`` compares with: the newest row of each output slot and, for a
+    follow-up that may be split, the parts of its newest split version."""
     keys = [str(record.key) for record in records]
     histories: dict[tuple[str, str, str], KeyHistory] = {}
+    groups: dict[tuple[str, str, str], list[followups.PartRow]] = {}
     for output in outputs:
         for key, history in key_histories(session, output.target, output.operation, keys).items():
             histories[(output.target, output.operation, key)] = history
-    return histories
+        if output.max_items is not None:
+            for key, group in followups.latest_groups(session, output.target, output.operation, keys).items():
+                groups[(output.target, output.operation, key)] = group
+    return histories, groups
 
 
 def _acknowledged(
     session: Any, outputs: Sequence[Any], keys: Sequence[str]
-) -> dict[tuple[str, str, str], tuple[int, str]]:
-    """The newest acknowledged row of each (target, operation, key): (row id, payload hash)."""
-    found: dict[tuple[str, str, str], tuple[int, str]] = {}
+) -> dict[tuple[str, str, str], tuple[int, list[str], bool]]:
+    """The version of each (target, operation, key) its newest acknowledged row belongs to: (row id,
+    the payload hashes of its parts, whether it is whole); see ``followups.acknowledged_versions``."""
+    found: dict[tuple[str, str, str], tuple[int, list[str], bool]] = {}
     for output in outputs:
-        for start in range(0, len(keys), CHUNK):
-            rows = session.execute(
-                select(OutboxRow.record_key, OutboxRow.id, OutboxRow.payload_hash)
-                .where(
-                    OutboxRow.target == output.target,
-                    OutboxRow.operation == output.operation,
-                    OutboxRow.record_key.in_(list(keys[start : start + CHUNK])),
-                    OutboxRow.state == states.ACKNOWLEDGED,
-                )
-                .order_by(OutboxRow.seq)
-            ).all()
-            for key, row_id, payload_hash in rows:
-                found[(output.target, output.operation, key)] = (row_id, payload_hash)
+        versions = followups.acknowledged_versions(session, output.target, output.operation, keys)
+        for key, version in versions.items():
+            found[(output.target, output.operation, key)] = version
     return found
 
 
-def _compare(staged, record, outputs, histories, acked, result: RemapResult) -> Change | None:  # noqa: ANN001
+def _compare(staged, record, outputs, known, acked, result: RemapResult) -> Change | None:  # noqa: ANN001
     """A change when the record was delivered (its main output acknowledged) and an output's payload
-    under the current mapping differs from the last acknowledged one (or, for an output never
-    acknowledged, from its newest row)."""
+    under the current mapping differs from the last acknowledged version (or, for an output never
+    acknowledged, from its newest version).  A follow-up is split as the transform splits it and
+    compared as a whole version (every part, in order)."""
+    histories, groups = known
     key = str(record.key)
     main = outputs[0]
     if (main.target, main.operation, key) not in acked:
@@ -298,16 +297,23 @@ def _compare(staged, record, outputs, histories, acked, result: RemapResult) -> 
         return None
     differing = []
     for output in outputs:
-        payload = record.payload if output.name == "main" else (record.followups.get(output.name) or [])
-        if output.name != "main" and not payload:
-            continue
-        payload_hash = digest(canonical(payload))
+        if output.name == "main":
+            parts = [record.payload]
+        else:
+            payload = record.followups.get(output.name) or []
+            if not payload:
+                continue
+            parts = followups.split(payload, output.max_items)
+        hashes = [digest(canonical(part)) for part in parts]
         slot = (output.target, output.operation, key)
         if slot in acked:
-            same = acked[slot][1] == payload_hash
+            _row_id, acked_hashes, whole = acked[slot]
+            same = whole and acked_hashes == hashes
         else:
             history = histories.get(slot)
-            same = history is not None and history.latest_hash == payload_hash
+            same = history is not None and followups.same_version(
+                hashes, history.latest_hash, history.latest_seq, groups.get(slot)
+            )
         if not same:
             differing.append(f"{output.target}.{output.operation}")
     if not differing:

@@ -102,3 +102,71 @@ def same_version(hashes: list[str], latest_hash: str, latest_seq: int, group: li
             return False
         return [part.payload_hash for part in group] == hashes
     return len(hashes) == 1 and hashes[0] == latest_hash
+
+
+def acknowledged_versions(
+    session: Session, target: str, operation: str, keys: Iterable[str]
+) -> dict[str, tuple[int, list[str], bool]]:
+    """Per key, the **whole** version its newest acknowledged row belongs to: (that row's id, the
+    payload hashes of the version's parts in order, whether every part is still whole).  A row that is
+    not a part is a version of one; a part brings its siblings (same ``…/partKofN`` run of seqs), so
+    remap compares a follow-up with what the target acknowledged as a whole, the way the transform
+    compares it with the newest version (:func:`same_version`).  A part version that lost a part
+    (superseded) or whose parts cannot all be found is not whole: it matches no new payload."""
+    keys = list(set(keys))
+    found: dict[str, tuple[int, list[str], bool]] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        newest: dict[str, tuple[int, int, str, str]] = {}  # key -> (id, seq, hash, idempotency key)
+        for key, row_id, seq, payload_hash, idempotency_key in session.execute(
+            select(
+                OutboxRow.record_key,
+                OutboxRow.id,
+                OutboxRow.seq,
+                OutboxRow.payload_hash,
+                OutboxRow.idempotency_key,
+            )
+            .where(
+                OutboxRow.target == target,
+                OutboxRow.operation == operation,
+                OutboxRow.record_key.in_(chunk),
+                OutboxRow.state == states.ACKNOWLEDGED,
+            )
+            .order_by(OutboxRow.record_key, OutboxRow.seq)
+        ).all():
+            newest[key] = (row_id, seq, payload_hash, idempotency_key)
+        split_keys = [key for key, (_, _, _, ikey) in newest.items() if _MARKER.search(ikey)]
+        parts_of: dict[str, dict[int, tuple[str, str, str]]] = {}  # key -> seq -> (hash, state, ikey)
+        if split_keys:
+            for key, seq, payload_hash, state, idempotency_key in session.execute(
+                select(
+                    OutboxRow.record_key,
+                    OutboxRow.seq,
+                    OutboxRow.payload_hash,
+                    OutboxRow.state,
+                    OutboxRow.idempotency_key,
+                ).where(
+                    OutboxRow.target == target,
+                    OutboxRow.operation == operation,
+                    OutboxRow.record_key.in_(split_keys),
+                    OutboxRow.idempotency_key.like("%/part%of%"),
+                )
+            ).all():
+                parts_of.setdefault(key, {})[seq] = (payload_hash, state, idempotency_key)
+        for key, (row_id, seq, payload_hash, idempotency_key) in newest.items():
+            marked = _MARKER.search(idempotency_key)
+            if not marked:
+                found[key] = (row_id, [payload_hash], True)
+                continue
+            index, count = int(marked.group(1)), int(marked.group(2))
+            first_seq = seq - index + 1
+            rows = [parts_of.get(key, {}).get(first_seq + offset) for offset in range(count)]
+            whole = all(
+                row is not None
+                and row[1] != states.SUPERSEDED
+                and _MARKER.search(row[2]) is not None
+                and _MARKER.search(row[2]).groups() == (str(offset + 1), str(count))
+                for offset, row in enumerate(rows)
+            )
+            found[key] = (row_id, [row[0] for row in rows if row is not None], whole)
+    return found
