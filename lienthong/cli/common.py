@@ -16,10 +16,17 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(logging.DEBUG, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """On a terminal, log records go through the same console as the progress bars, which prints them
+    above the bars instead of tearing through them; elsewhere (scripts, CI) plain timestamped lines."""
+    level = max(logging.DEBUG, logging.WARNING - 10 * verbose)
+    if err_console.is_terminal:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=err_console, show_path=False, markup=False, log_time_format="%H:%M:%S")
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_masking()
 
 
